@@ -1,0 +1,35 @@
+# dynlearn: `make run` sets up and runs the Lorenz pipeline; `make test` sets up and tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# The embedded Prefect server keeps its SQLite database here, not in the user's ~/.prefect.
+PREFECT_ENV := PREFECT_HOME=$(CURDIR)/.prefect PREFECT_SERVER_EPHEMERAL_ENABLED=true \
+	PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120 \
+	PREFECT_LOGGING_LEVEL=WARNING MPLBACKEND=Agg
+
+.PHONY: setup run test bench clean
+
+setup: $(STAMP)
+
+# torch first: the pinned CPU build lies on local disk; an unpinned resolve would pull CUDA.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	$(PREFECT_ENV) $(BIN)/python -m dynlearn pipeline +exp=lorenz
+
+test: setup
+	$(PREFECT_ENV) $(BIN)/python -m pytest --durations=25
+
+bench: setup
+	$(PREFECT_ENV) $(BIN)/python -m pytest -m slow --durations=25
+	$(BIN)/python bench/bench_generation.py
+	$(BIN)/python bench/bench_lorenz_training.py
+
+clean:
+	rm -rf $(VENV) .prefect

@@ -1,0 +1,29 @@
+"""dynlearn: learn dynamical systems from data, judged on the invariants of their attractors.
+
+The Python API is the one the CLI and the Prefect flows use::
+
+    import dynlearn
+    settings = dynlearn.load_settings(["+exp=lorenz"])
+    store = dynlearn.generate(settings)           # simulate into Zarr (resumable)
+    run_dir = dynlearn.train(settings)            # train + evaluate into runs/<name>/<time>/
+    run = dynlearn.load_run(run_dir)              # model, normalizer, metadata
+    free = run.model.rollout(context, 10_000)     # free run from a context window
+    ds = dynlearn.open_store(store)               # validated, lazy xarray Dataset
+"""
+
+__version__ = "0.1.0"
+
+from ._errors import ConfigError as ConfigError  # noqa: E402
+from ._errors import DataError as DataError  # noqa: E402
+from ._errors import DynlearnError as DynlearnError  # noqa: E402
+from ._errors import TrainingDiverged as TrainingDiverged  # noqa: E402
+from ._evaluate import evaluate as evaluate  # noqa: E402
+from ._run import Run as Run  # noqa: E402
+from ._run import load_run as load_run  # noqa: E402
+from ._settings import EvalSpec as EvalSpec  # noqa: E402
+from ._settings import Settings as Settings  # noqa: E402
+from ._workflow import evaluate_run as evaluate_run  # noqa: E402
+from ._workflow import generate as generate  # noqa: E402
+from ._workflow import train as train  # noqa: E402
+from .cli import load_settings as load_settings  # noqa: E402
+from .data import open_store as open_store  # noqa: E402

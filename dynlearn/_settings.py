@@ -1,0 +1,185 @@
+"""Typed settings of one dynlearn job, built from a plain mapping and checked up front.
+
+The CLI turns the composed Hydra config into a `Settings`; the library takes only these typed
+objects (it never reads config keys itself). Every check that can fail because of user input
+happens here, before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ._errors import ConfigError
+from .data import GenerationSpec
+from .train import TrainerConfig
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """The evaluation protocol (free runs against held-out trajectories).
+
+    Attributes:
+        n_steps: free-run steps compared with each held-out truth.
+        transient: free-run steps discarded before the comparison.
+        n_ics: test trajectories evaluated (medians are reported).
+        lyap_steps, lyap_transient: length and transient of the Jacobian-QR Lyapunov estimate.
+        vpt_threshold: normalized-error threshold of the valid prediction time.
+    """
+
+    n_steps: int = 10_000
+    transient: int = 1_000
+    n_ics: int = 5
+    lyap_steps: int = 20_000
+    lyap_transient: int = 1_000
+    vpt_threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("n_steps", "n_ics", "lyap_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"eval.{name} must be >= 1, got {getattr(self, name)}")
+        if self.transient < 0 or self.lyap_transient < 0:
+            raise ConfigError("eval.transient and eval.lyap_transient must be >= 0")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one generate / train / evaluate job needs, validated."""
+
+    name: str
+    system: Any  # an AbstractSystem
+    dt: float  # simulation step
+    data: GenerationSpec
+    data_store: Path
+    data_given: bool  # True when data.path named an existing store (no generation)
+    model_name: str
+    model_options: dict
+    trainer: TrainerConfig
+    eval: EvalSpec
+    seed: int
+    device: str
+    dtype: torch.dtype
+    threads: int
+    runs_root: Path
+    resume: str | bool | None
+    run: Path | None
+    config: dict  # the resolved config, as written to the run directory
+
+    @property
+    def data_hash(self) -> str:
+        """Identifies the generated data: the system and the generation settings."""
+        return _hash({"system": self.system.to_dict(), "dt": self.dt, "data": dataclasses.asdict(self.data)})
+
+    @property
+    def run_hash(self) -> str:
+        """Identifies a training run: everything that changes its result."""
+        ignored = {"resume", "run", "threads", "paths", "device"}
+        config = {k: v for k, v in self.config.items() if k not in ignored}
+        config["trainer"] = {k: v for k, v in config.get("trainer", {}).items()
+                             if k not in ("progress", "wall_time_limit")}
+        return _hash(config)
+
+
+def build_settings(config: dict) -> Settings:
+    """Check a resolved config mapping and turn it into `Settings`.
+
+    Raises:
+        ConfigError: one line naming the bad key or value and the fix.
+    """
+    from .models import make_model
+    from .systems import make_system
+
+    system_cfg = dict(config["system"])
+    dt = system_cfg.get("dt")
+    if not isinstance(dt, (int, float)) or isinstance(dt, bool) or not dt > 0:
+        raise ConfigError(f"system.dt must be a positive number, got {dt!r}; e.g. system.dt=0.01")
+    system = make_system(system_cfg["name"], **dict(system_cfg.get("params") or {}))
+    data_cfg = dict(config["data"])
+    data_path = data_cfg.pop("path", None)
+    data_name = data_cfg.pop("name")
+    spec = typed(GenerationSpec, data_cfg, "data")
+    given = data_path is not None
+    store = Path(data_path) if given else Path(config["paths"]["data"]) / f"{data_name}.zarr"
+    if given and not store.exists():
+        raise ConfigError(f"data.path {store} does not exist; fix the path, or drop data.path to generate data")
+    model_cfg = dict(config["model"])
+    model_name = model_cfg.pop("name")
+    make_model(model_name, system.dim, **model_cfg)  # checks the name and every option now
+    dtype = {"float32": torch.float32, "float64": torch.float64}.get(config["dtype"])
+    if dtype is None:
+        raise ConfigError(f"dtype must be float32 or float64, got {config['dtype']!r}")
+    device = config["device"]
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"device must be cpu or cuda, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device=cuda but no CUDA device is available; use device=cpu")
+    threads = config["threads"]
+    if not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be a positive integer, got {threads!r}")
+    run = config.get("run")
+    return Settings(
+        name=str(config["name"]),
+        system=system,
+        dt=float(dt),
+        data=spec,
+        data_store=store,
+        data_given=given,
+        model_name=model_name,
+        model_options=model_cfg,
+        trainer=typed(TrainerConfig, config["trainer"], "trainer"),
+        eval=typed(EvalSpec, config["eval"], "eval"),
+        seed=_int(config["seed"], "seed"),
+        device=device,
+        dtype=dtype,
+        threads=threads,
+        runs_root=Path(config["paths"]["runs"]),
+        resume=config.get("resume"),
+        run=Path(run) if run is not None else None,
+        config=config,
+    )
+
+
+def typed(cls, values: dict, prefix: str):
+    """Build dataclass `cls` from `values`, checking names and types (ints pass as floats)."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"unknown key {prefix}.{unknown[0]}; valid keys: {', '.join(sorted(names))}")
+    checked = {}
+    for key, value in values.items():
+        checked[key] = _check_type(value, hints[key], f"{prefix}.{key}")
+    return cls(**checked)
+
+
+def _check_type(value, hint, key: str):
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in allowed:
+        return None
+    for kind in allowed:
+        if kind is bool and isinstance(value, bool):
+            return value
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind is str and isinstance(value, str):
+            return value
+    names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
+    raise ConfigError(f"{key} must be {names}, got {value!r}")
+
+
+def _int(value, key: str) -> int:
+    return _check_type(value, int, key)
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

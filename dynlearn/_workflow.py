@@ -1,0 +1,108 @@
+"""The jobs behind the commands and flows: generate, train, evaluate.
+
+Each takes validated `Settings` (or a run directory) and returns paths, so a Prefect task can
+call it with small arguments and pass paths on.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from ._errors import ConfigError, DataError, TrainingDiverged
+from ._evaluate import evaluate
+from ._run import (
+    CHECKPOINTS,
+    check_resumable,
+    create_run_dir,
+    find_resumable,
+    load_run,
+    timestamp,
+    write_status,
+)
+from ._settings import EvalSpec, Settings
+from .data import WindowDataset, generate_ode_store, validate
+from .data._schema import STATE
+from .models import make_model
+from .train import fit
+
+
+def generate(settings: Settings, *, progress: bool = True) -> Path:
+    """Simulate the configured system into its store (or reuse / resume the store there)."""
+    if settings.data_given:
+        raise ConfigError("data.path names an existing store, so there is nothing to generate; "
+                          "drop data.path to generate into paths.data/<data.name>.zarr")
+    torch.set_num_threads(settings.threads)
+    return generate_ode_store(settings.data_store, settings.system, settings.data,
+                              config_hash=settings.data_hash, dt=settings.dt, progress=progress)
+
+
+def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
+    """Generate data if missing, train, evaluate; returns the run directory.
+
+    Raises:
+        DataError: the store is partial, has NaNs or does not fit the model.
+        TrainingDiverged: NaN/Inf during training (the run keeps its last good checkpoint).
+    """
+    torch.set_num_threads(settings.threads)
+    store = settings.data_store if settings.data_given else generate(settings, progress=settings.trainer.progress)
+    ds = validate(store)  # refuses partial stores and NaNs before any run directory exists
+    obs_dim = ds[STATE].shape[-1]
+    if settings.data_given and obs_dim != settings.system.dim:
+        raise DataError(f"{store} holds {obs_dim}-dimensional states but system {settings.system.name} "
+                        f"has {settings.system.dim}; choose the matching system=...")
+    run_dir = _run_dir(settings)
+    model = make_model(settings.model_name, obs_dim, **settings.model_options).to(settings.dtype)
+    train_data = WindowDataset(store, "train", settings.trainer.seq_len + 1, dtype=settings.dtype)
+    val_data = WindowDataset(store, "val", 1, dtype=settings.dtype) if (ds["split"] == 1).any() else None
+    meta = {
+        "model_name": settings.model_name,
+        "model_options": settings.model_options,
+        "obs_dim": obs_dim,
+        "dtype": str(settings.dtype).removeprefix("torch."),
+        "dt": float(ds.attrs["dt"]),
+        "lyapunov_time": ds.attrs.get("lyapunov_time"),
+        "state_names": ds.attrs.get("state_names"),
+        "system": ds.attrs["system"],
+        "data_store": str(Path(store).resolve()),
+        "norm_mean": list(train_data.normalizer.mean),
+        "norm_std": list(train_data.normalizer.std),
+    }
+    started = time.monotonic()
+    try:
+        result = fit(model, train_data, val_data, settings.trainer, run_dir / CHECKPOINTS,
+                     seed=settings.seed, resume=settings.resume is not None and settings.resume is not False,
+                     metadata=meta)
+    except TrainingDiverged:
+        write_status(run_dir, state="diverged")
+        raise
+    write_status(run_dir, state="trained", epochs=result.epochs_done, stopped_early=result.stopped_early,
+                 best_epoch=result.best_epoch, train_seconds=round(time.monotonic() - started, 1))
+    if run_evaluation:
+        evaluate(load_run(run_dir), settings.eval, run_dir)
+    write_status(run_dir, state="complete")
+    return run_dir
+
+
+def evaluate_run(run_dir: str | Path, spec: EvalSpec | None = None) -> Path:
+    """Evaluate a finished run into a new ``eval-<timestamp>/`` folder inside it."""
+    run = load_run(run_dir)
+    out = Path(run_dir) / f"eval-{timestamp()}"
+    evaluate(run, spec or EvalSpec(), out)
+    return out
+
+
+def _run_dir(settings: Settings) -> Path:
+    if settings.resume is None or settings.resume is False:
+        return create_run_dir(settings.runs_root, settings.name, settings.config, settings.run_hash)
+    if settings.resume is True:
+        run_dir = find_resumable(settings.runs_root, settings.name, settings.run_hash)
+        if run_dir is None:
+            raise ConfigError(f"resume=true but no unfinished run of '{settings.name}' with this config "
+                              f"is under {settings.runs_root}; drop resume to start a new run")
+        return run_dir
+    run_dir = Path(settings.resume)
+    check_resumable(run_dir, settings.run_hash)
+    return run_dir

@@ -1,0 +1,222 @@
+"""`python -m dynlearn <command> [overrides]`: compose the Hydra config, validate, run.
+
+The config is composed with Hydra's compose API and validated completely before anything is
+written, so a user error ends with one line on stderr, exit code 2, and no new files (no
+Hydra `outputs/` either: runs go under `paths.runs` only).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from pathlib import Path
+
+from ._errors import ConfigError, DynlearnError
+
+USAGE = """usage: python -m dynlearn <command> [key=value ...] [+exp=<name>] [--cfg] [--help]
+
+commands:
+  generate   simulate the configured system into <paths.data>/<data.name>.zarr (resumable)
+  train      generate data if missing, train the model, evaluate it; writes runs/<name>/<time>/
+  evaluate   evaluate a trained run: run=<run dir>; writes <run dir>/eval-<time>/
+  pipeline   the Prefect flow generate -> train -> evaluate (embedded server unless PREFECT_API_URL)
+
+examples:
+  python -m dynlearn train +exp=lorenz
+  python -m dynlearn train +exp=lorenz trainer.epochs=20 seed=3
+  python -m dynlearn evaluate run=runs/lorenz/2026-11-23_15-00-00_000000
+"""
+
+_DESCRIPTIONS = {
+    "generate": "Simulate the configured system into a Zarr store; rerunning resumes or reuses it.",
+    "train": "Generate data if missing, train, and evaluate; resume=<run dir> or resume=true continues.",
+    "evaluate": "Evaluate a trained run (run=<run dir>) into a new eval-<timestamp>/ folder.",
+    "pipeline": "Run generate -> train -> evaluate as a Prefect flow and publish the metrics table.",
+}
+
+
+def conf_dir() -> Path:
+    """The Hydra config folder: $DYNLEARN_CONF, else the repository's conf/."""
+    path = Path(os.environ.get("DYNLEARN_CONF") or Path(__file__).resolve().parents[1] / "conf")
+    if not (path / "config.yaml").exists():
+        raise ConfigError(f"no Hydra configs at {path}; set DYNLEARN_CONF to the repository's conf/ folder")
+    return path
+
+
+def load_config(overrides: list[str]) -> dict:
+    """Compose conf/config.yaml with `overrides` and resolve it into a plain dict.
+
+    Raises:
+        ConfigError: one line naming the bad override and the fix.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException, MissingConfigException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir()), job_name="dynlearn"):
+            cfg = compose(config_name="config", overrides=overrides)
+        return OmegaConf.to_container(cfg, resolve=True)
+    except MissingConfigException as error:
+        raise ConfigError(_missing_option_message(str(error))) from None
+    except (HydraException, OmegaConfBaseException) as error:
+        text = f"{error}\n{error.__cause__ or ''}"
+        raise ConfigError(_override_message(text, overrides)) from None
+
+
+def load_settings(overrides: list[str]):
+    """Compose and validate: the `Settings` every command and flow starts from."""
+    from ._settings import build_settings
+
+    return build_settings(load_config(overrides))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (0 ok, 2 user error)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    command, args = argv[0], argv[1:]
+    if command not in _COMMANDS:
+        close = difflib.get_close_matches(command, list(_COMMANDS), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        print(f"dynlearn: error: unknown command '{command}'; {hint}commands: {', '.join(_COMMANDS)}",
+              file=sys.stderr)
+        return 2
+    if "-h" in args or "--help" in args:
+        print(command_help(command))
+        return 0
+    flags = [a for a in args if a.startswith("-")]
+    if set(flags) - {"--cfg"}:
+        print(f"dynlearn {command}: error: unknown option {sorted(set(flags) - {'--cfg'})[0]}; "
+              "options are --help and --cfg, everything else is key=value", file=sys.stderr)
+        return 2
+    overrides = [a for a in args if not a.startswith("-")]
+    try:
+        if "--cfg" in flags:
+            import yaml
+
+            print(yaml.safe_dump(load_config(overrides), sort_keys=False), end="")
+            return 0
+        return _COMMANDS[command](overrides)
+    except DynlearnError as error:
+        print(f"dynlearn {command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dynlearn {command}: interrupted; rerun the same command (train: with resume=true) to continue",
+              file=sys.stderr)
+        return 130
+
+
+def command_help(command: str) -> str:
+    """Usage, description and the config groups with their options."""
+    lines = [f"usage: python -m dynlearn {command} [+exp=<name>] [key=value ...] [--cfg]", "",
+             _DESCRIPTIONS[command], ""]
+    try:
+        root = conf_dir()
+        lines.append("config groups (choose with group=option; experiments with +exp=<name>):")
+        for group in sorted(p for p in root.iterdir() if p.is_dir()):
+            options = sorted(p.stem for p in group.glob("*.yaml"))
+            lines.append(f"  {group.name:<8} {', '.join(options)}")
+    except ConfigError as error:
+        lines.append(str(error))
+    lines += ["", "common keys: seed, device, dtype, threads, paths.data, paths.runs, resume, run,",
+              "  trainer.epochs, trainer.wall_time_limit, data.path, eval.n_steps",
+              "--cfg prints the composed config and exits; nothing is written."]
+    return "\n".join(lines)
+
+
+def _generate(overrides: list[str]) -> int:
+    from ._workflow import generate
+
+    path = generate(load_settings(overrides))
+    print(f"store: {path}")
+    return 0
+
+
+def _train(overrides: list[str]) -> int:
+    from ._workflow import train
+
+    run_dir = train(load_settings(overrides))
+    _print_summary(run_dir)
+    return 0
+
+
+def _evaluate(overrides: list[str]) -> int:
+    from ._workflow import evaluate_run
+
+    settings = load_settings(overrides)
+    if settings.run is None:
+        raise ConfigError("evaluate needs the run to evaluate: add run=<run directory> (under runs/)")
+    out = evaluate_run(settings.run, settings.eval)
+    _print_summary(out)
+    return 0
+
+
+def _pipeline(overrides: list[str]) -> int:
+    load_settings(overrides)  # fail fast, before Prefect starts a server
+    repo = conf_dir().parent
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    from flows.pipeline import pipeline
+
+    result = pipeline(overrides=overrides)
+    _print_summary(Path(result["run_dir"]))
+    return 0
+
+
+def _print_summary(directory: Path) -> None:
+    table = directory / "metrics_table.md"
+    print(f"run: {directory}")
+    if table.exists():
+        print(table.read_text(), end="")
+
+
+_COMMANDS = {"generate": _generate, "train": _train, "evaluate": _evaluate, "pipeline": _pipeline}
+
+
+def _missing_option_message(text: str) -> str:
+    found = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    if not found:
+        return text.splitlines()[0]
+    group, name = found.groups()
+    options = re.findall(r"^\t(\S+)$", text, flags=re.M)
+    kind = {"exp": "experiment", "system": "system", "model": "model"}.get(group, f"{group} option")
+    choices = f"; choose one of: {', '.join(options)}" if options else ""
+    return f"unknown {kind} '{name}' ({group}={name}){choices}"
+
+
+def _override_message(text: str, overrides: list[str]) -> str:
+    key = re.search(r"Could not override '([^']+)'", text) or re.search(r"full_key: (\S+)", text)
+    if "Key '" in text and "is not in struct" in text and key:
+        full_key = key.group(1)
+        hint = _suggest_key(full_key)
+        return (f"unknown config key '{full_key}'{hint}; check the spelling "
+                f"(`python -m dynlearn train --cfg` prints every key)")
+    if "mismatched input" in text or "no viable alternative" in text or "missing EQUAL" in text:
+        bad = next((o for o in overrides if "=" not in o), overrides[-1] if overrides else "")
+        return f"cannot parse override '{bad}'; write key=value (or +exp=<name>)"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), text)
+    return f"{first}; fix the override"
+
+
+def _suggest_key(full_key: str) -> str:
+    try:
+        config = load_config([])
+    except ConfigError:
+        return ""
+    keys = list(_flatten(config))
+    close = difflib.get_close_matches(full_key, keys, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _flatten(config: dict, prefix: str = ""):
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        yield name
+        if isinstance(value, dict):
+            yield from _flatten(value, name + ".")

@@ -1,0 +1,221 @@
+"""Simulate an ODE system into a store, chunk by chunk, resumable after a kill."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import zarr
+
+from .._errors import ConfigError, DataError
+from ._schema import COMPLETE, DIM, MARKER, SCHEMA_VERSION, SPLIT, SPLITS, STATE, TIME, TRAJ, is_dynlearn_store
+from ._store import (
+    create_store_atomically,
+    finalize_store,
+    read_progress,
+    write_progress,
+)
+
+_RESUME = "_resume_state"
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """How many trajectories to simulate, how long, and how to split and store them.
+
+    Attributes:
+        n_train, n_val, n_test: trajectories per split (the split is by whole trajectory).
+        n_steps: stored steps per trajectory, after the transient.
+        save_every: simulation steps per stored step (stored dt = dt_simulated * save_every).
+        transient_time: extra time integrated (and discarded) after the initial-condition
+            sampler, in system time units.
+        chunk_steps: stored steps per Zarr chunk and per resume checkpoint.
+        seed: seeds the initial conditions; the rest is deterministic.
+        solver: the fixed-step method name (see `dynlearn.solvers`).
+    """
+
+    n_train: int = 16
+    n_val: int = 3
+    n_test: int = 5
+    n_steps: int = 11_000
+    save_every: int = 1
+    transient_time: float = 10.0
+    chunk_steps: int = 2_000
+    seed: int = 0
+    solver: str = "rk4"
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_steps", "save_every", "chunk_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"data.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("n_val", "n_test"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"data.{name} must be >= 0, got {getattr(self, name)}")
+        if self.transient_time < 0:
+            raise ConfigError(f"data.transient_time must be >= 0, got {self.transient_time}")
+
+    @property
+    def n_traj(self) -> int:
+        return self.n_train + self.n_val + self.n_test
+
+
+def generate_ode_store(
+    path: str | Path,
+    system,
+    spec: GenerationSpec,
+    *,
+    config_hash: str,
+    dt: float | None = None,
+    progress: bool = False,
+) -> Path:
+    """Simulate `system` into a Zarr store at `path`, or resume / reuse the store already there.
+
+    A complete store with the same `config_hash` is reused as it is; a partial one (a killed
+    run) is resumed from its last float64 state checkpoint, so the result is bitwise equal to
+    an uninterrupted run. Generation runs in float64, batched over all trajectories.
+
+    Args:
+        path: the store directory to write.
+        system: an ODE system from `dynlearn.systems.make_system`.
+        spec: sizes, split and chunking.
+        config_hash: identifies the generating config; a store made from another config is
+            never overwritten.
+        dt: simulation step; defaults to the system's catalogue dt.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The store path.
+
+    Raises:
+        DataError: `path` holds something else, or a store from a different config.
+    """
+    from ..solvers import make_step  # systems/solvers are only needed when generating
+
+    path = Path(path)
+    dt_sim = float(system.dt if dt is None else dt)
+    if not dt_sim > 0:
+        raise ConfigError(f"system dt must be positive, got {dt_sim}; set system.dt to a value > 0")
+    if path.exists():
+        _check_reusable(path, config_hash)
+        if read_progress(path).get(COMPLETE):
+            return path
+    if not path.exists():
+        _create_template(path, system, spec, config_hash, dt_sim)
+
+    step = make_step(system, dt_sim, method=spec.solver)
+    group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    n_chunks = -(-spec.n_steps // spec.chunk_steps)
+    done = read_progress(path)["chunks_done"]
+    if done < n_chunks:
+        _simulate_remaining(path, group, system, spec, step, dt_sim, done, n_chunks, progress)
+    _finish(path, group)
+    return path
+
+
+def _simulate_remaining(path, group, system, spec, step, dt_sim, done, n_chunks, progress) -> None:
+    state_array, resume = group[STATE], group[_RESUME]
+    if done == -1:
+        resume[0] = _initial_states(system, spec, step, dt_sim).numpy()
+        write_progress(path, chunks_done=0)
+        done = 0
+    x = torch.from_numpy(resume[done % 2])
+    chunks = range(done, n_chunks)
+    if progress:
+        from tqdm import tqdm
+
+        chunks = tqdm(chunks, desc=f"generate {path.name}", unit="chunk", initial=done, total=n_chunks)
+    for k in chunks:
+        start = k * spec.chunk_steps
+        length = min(spec.chunk_steps, spec.n_steps - start)
+        block, x = _simulate_chunk(step, x, length, spec.save_every)
+        state_array[:, start:start + length, :] = block
+        # The state goes into the slot the progress record does not point at, so a kill between
+        # the two writes leaves the last consistent (chunk, state) pair intact.
+        resume[(k + 1) % 2] = x.numpy()
+        write_progress(path, chunks_done=k + 1)
+
+
+def _check_reusable(path: Path, config_hash: str) -> None:
+    if not is_dynlearn_store(path):
+        raise DataError(f"{path} exists and is not a dynlearn store; move it away or set data.name to another name")
+    stored = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs.get("config_hash")
+    if stored != config_hash:
+        raise DataError(f"{path} was generated from a different config ({stored} != {config_hash}); "
+                        "delete it, or set data.name=<new name> to keep both")
+
+
+def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str, dt_sim: float) -> None:
+    from .. import __version__
+
+    n, d = spec.n_traj, system.dim
+    dt_stored = dt_sim * spec.save_every
+    split = np.repeat(np.arange(3, dtype=np.int8), [spec.n_train, spec.n_val, spec.n_test])
+    attrs = {
+        MARKER: True,
+        "schema_version": SCHEMA_VERSION,
+        "kind": "ode",
+        "system": system.name,
+        "params": dict(system.params),
+        "state_names": list(system.state_names),
+        "dt": dt_stored,
+        "dt_simulated": dt_sim,
+        "solver": spec.solver,
+        "seed": spec.seed,
+        "generation": dataclasses.asdict(spec),
+        "config_hash": config_hash,
+        "dynlearn_version": __version__,
+        "units": "dimensionless",
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "lyapunov_time": system.lyapunov_time,
+        COMPLETE: False,
+    }
+
+    def build(group: zarr.Group) -> None:
+        group.attrs.update(attrs)
+        chunks = (max(1, min(n, 4)), spec.chunk_steps, d)
+        group.create_array(STATE, shape=(n, spec.n_steps, d), chunks=chunks, dtype="f8",
+                           fill_value=np.nan, dimension_names=(TRAJ, TIME, DIM),
+                           attributes={"coordinates": SPLIT, "long_name": "system state"})
+        group.create_array(TRAJ, data=np.arange(n, dtype=np.int64), dimension_names=(TRAJ,))
+        group.create_array(TIME, data=np.arange(spec.n_steps) * dt_stored, dimension_names=(TIME,),
+                           attributes={"units": "system time units"})
+        group.create_array(SPLIT, data=split, dimension_names=(TRAJ,),
+                           attributes={"flag_values": [0, 1, 2], "flag_meanings": " ".join(SPLITS)})
+        group.create_array(_RESUME, shape=(2, n, d), dtype="f8", fill_value=np.nan)
+
+    create_store_atomically(path, build)
+
+
+def _initial_states(system, spec: GenerationSpec, step, dt_sim: float) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(spec.seed)
+    x = system.sample_initial_conditions(spec.n_traj, generator=generator).to(torch.float64)
+    for _ in range(int(round(spec.transient_time / dt_sim))):
+        x = step(x)
+    return x
+
+
+@torch.no_grad()
+def _simulate_chunk(step, x: torch.Tensor, length: int, save_every: int) -> tuple[np.ndarray, torch.Tensor]:
+    """Stored states x_0 .. x_{length-1} of one chunk (x_0 = x) and the next chunk's first state."""
+    saved = torch.empty((x.shape[0], length, x.shape[1]), dtype=torch.float64)
+    for i in range(length):
+        saved[:, i] = x
+        for _ in range(save_every):
+            x = step(x)
+    return saved.numpy(), x
+
+
+def _finish(path: Path, group: zarr.Group) -> None:
+    state = group[STATE]
+    split = group[SPLIT][:]
+    train = np.flatnonzero(split == 0)
+    data = state.get_orthogonal_selection((train, slice(None), slice(None)))
+    if not np.isfinite(data).all():
+        raise DataError(f"simulation into {path} produced NaN/Inf (the system blew up); lower system.dt "
+                        "or change the parameters, then delete the store and rerun")
+    finalize_store(path, {"norm_mean": data.mean(axis=(0, 1)).tolist(),
+                          "norm_std": data.std(axis=(0, 1)).tolist()}, drop=[_RESUME])

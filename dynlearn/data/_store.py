@@ -1,0 +1,69 @@
+"""Low-level store writing: atomic creation, a progress record, and the final commit.
+
+Zarr's local store writes every object through a temporary file and a rename, so each chunk
+and each metadata document is replaced atomically. On top of that, a store is created whole
+(built in a temporary folder and renamed into place), and made `complete` last, together with
+its consolidated metadata: readers only trust the consolidated view.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import zarr
+
+from ._schema import COMPLETE
+
+_PROGRESS = "progress"
+
+
+def create_store_atomically(path: Path, build: Callable[[zarr.Group], None]) -> None:
+    """Create a Zarr group at `path` with `build(group)`, all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        group = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
+        build(group)
+        group.attrs[_PROGRESS] = {"chunks_done": -1}
+        os.rename(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def read_progress(path: Path) -> dict:
+    """``{"chunks_done": k, "complete": bool}`` for a store being written (or finished)."""
+    attrs = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs
+    return {"chunks_done": int(attrs.get(_PROGRESS, {}).get("chunks_done", -1)),
+            COMPLETE: is_complete(path)}
+
+
+def write_progress(path: Path, *, chunks_done: int) -> None:
+    group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    group.attrs[_PROGRESS] = {"chunks_done": chunks_done}
+
+
+def is_complete(path: Path) -> bool:
+    """True only when the consolidated metadata, written last, says the store is complete."""
+    try:
+        group = zarr.open_group(str(path), mode="r", use_consolidated=True)
+    except (ValueError, FileNotFoundError, zarr.errors.GroupNotFoundError):
+        return False
+    return bool(group.attrs.get(COMPLETE, False))
+
+
+def finalize_store(path: Path, attrs: dict, drop: list[str] = ()) -> None:
+    """Add final attrs, drop working arrays, then mark complete and consolidate (last)."""
+    group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    for name in drop:
+        if name in group:
+            del group[name]
+    group.attrs.update({**attrs, COMPLETE: True})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr warns that v3 consolidation is not in the spec yet
+        zarr.consolidate_metadata(str(path))

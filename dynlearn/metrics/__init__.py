@@ -1,0 +1,10 @@
+"""Long-term invariants and skill scores (definitions: DESIGN.md §5, reference/data_metrics.md §5)."""
+
+from ._lyapunov import LyapunovResult as LyapunovResult
+from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
+from ._rosenstein import lyap_rosenstein as lyap_rosenstein
+from ._spectrum import d_h as d_h
+from ._stsp import d_stsp as d_stsp
+from ._vpt import VPT as VPT
+from ._vpt import vpt as vpt
+from ._vpt import vpt_smape as vpt_smape

@@ -1,0 +1,33 @@
+"""Time steppers as data plus one rollout: explicit Runge–Kutta, fused/compiled blocks, Dopri5."""
+
+from dynlearn.solvers._adaptive import ADAPTIVE_METHODS, solve_adaptive
+from dynlearn.solvers._fused import FusedSteps
+from dynlearn.solvers._rk import (
+    get_tableau,
+    make_step,
+    make_step_jacobian,
+    make_tangent_step,
+    rk_step,
+    rk_tangent_step,
+)
+from dynlearn.solvers._rollout import rollout
+from dynlearn.solvers._tableau import EULER, HEUN, RK4, RK38, TABLEAUX, ButcherTableau
+
+__all__ = [
+    "ADAPTIVE_METHODS",
+    "EULER",
+    "HEUN",
+    "RK4",
+    "RK38",
+    "TABLEAUX",
+    "ButcherTableau",
+    "FusedSteps",
+    "get_tableau",
+    "make_step",
+    "make_step_jacobian",
+    "make_tangent_step",
+    "rk_step",
+    "rk_tangent_step",
+    "rollout",
+    "solve_adaptive",
+]

@@ -1,0 +1,73 @@
+"""The typed form of one catalogue entry (catalog.yaml)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+Scalar = float | int
+Bound = float | tuple[float, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class SystemSpec:
+    """Everything the catalogue says about a system except its equations.
+
+    Attributes:
+        name: catalogue key, e.g. ``"lorenz63"``.
+        citation: the paper the equations come from.
+        dim: the state dimension, or the name of the integer parameter that sets it.
+        state_names: one name per dimension, or a template formatted with ``i``.
+        params: default parameter values by name, read-only, in catalogue order.
+        dt: simulation time step (time units).
+        transient_time: time integrated from `initial_box` to reach the attractor.
+        initial_box: (low, high) of the uniform box transients start from; scalars broadcast.
+        lyapunov_exponents: literature exponents for the default parameters (leading ones),
+            for reference only; None when unknown.
+        lyapunov_source: where `lyapunov_exponents` come from.
+    """
+
+    name: str
+    citation: str
+    dim: int | str
+    state_names: tuple[str, ...] | str
+    params: Mapping[str, Scalar]
+    dt: float
+    transient_time: float
+    initial_box: tuple[Bound, Bound]
+    lyapunov_exponents: tuple[float, ...] | None = None
+    lyapunov_source: str | None = None
+
+    @classmethod
+    def from_entry(cls, name: str, entry: Mapping[str, Any]) -> SystemSpec:
+        """Parse one catalog.yaml entry; raises ValueError naming the bad field."""
+        fields = set(cls.__dataclass_fields__) - {"name"}
+        required = fields - {"lyapunov_exponents", "lyapunov_source"}
+        if unknown := set(entry) - fields:
+            raise ValueError(f"catalogue entry {name!r}: unknown fields {sorted(unknown)}")
+        if missing := required - set(entry):
+            raise ValueError(f"catalogue entry {name!r}: missing fields {sorted(missing)}")
+        dim = entry["dim"]
+        if isinstance(dim, str) and not isinstance(entry["params"].get(dim), int):
+            raise ValueError(f"catalogue entry {name!r}: dim {dim!r} is not an integer parameter")
+        names = entry["state_names"]
+        exponents = entry.get("lyapunov_exponents")
+        box = entry["initial_box"]
+        return cls(
+            name=name,
+            citation=str(entry["citation"]),
+            dim=dim,
+            state_names=names if isinstance(names, str) else tuple(map(str, names)),
+            params=MappingProxyType(dict(entry["params"])),
+            dt=float(entry["dt"]),
+            transient_time=float(entry["transient_time"]),
+            initial_box=(_bound(box["low"]), _bound(box["high"])),
+            lyapunov_exponents=None if exponents is None else tuple(map(float, exponents)),
+            lyapunov_source=entry.get("lyapunov_source"),
+        )
+
+
+def _bound(value: Scalar | list[Scalar]) -> Bound:
+    return tuple(map(float, value)) if isinstance(value, list) else float(value)

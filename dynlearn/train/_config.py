@@ -1,0 +1,53 @@
+"""Typed training settings (the CLI builds this from the Hydra config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """How to train.
+
+    Attributes:
+        epochs: number of epochs; an epoch is `batches_per_epoch` batches of windows sampled
+            uniformly with replacement (there is no pass over a fixed dataset).
+        batches_per_epoch, batch_size: sampling per epoch.
+        seq_len: steps predicted per window (windows hold seq_len + 1 observations).
+        lr_start, lr_end: RAdam learning rate, decayed exponentially once per epoch.
+        grad_clip: max gradient norm (null: no clipping).
+        eval_every: epochs between invariant scores on validation free runs; the model with
+            the lowest D_stsp (ties: D_H) is kept as the best model (0: never, keep the last).
+        eval_steps: free-run length of those scores.
+        wall_time_limit: seconds after which training stops cleanly at an epoch end (null: none).
+        max_loss: a loss above this (or NaN/Inf) counts as divergence.
+        progress: show a progress bar.
+    """
+
+    epochs: int = 200
+    batches_per_epoch: int = 50
+    batch_size: int = 16
+    seq_len: int = 200
+    lr_start: float = 1e-3
+    lr_end: float = 1e-5
+    grad_clip: float | None = 10.0
+    eval_every: int = 10
+    eval_steps: int = 2_000
+    wall_time_limit: float | None = None
+    max_loss: float = 1e4
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batches_per_epoch", "batch_size", "seq_len", "eval_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
+        if not (self.lr_start > 0 and self.lr_end > 0):
+            raise ConfigError("trainer.lr_start and trainer.lr_end must be positive")
+        if self.eval_every < 0:
+            raise ConfigError(f"trainer.eval_every must be >= 0, got {self.eval_every}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ConfigError("trainer.grad_clip must be positive or null")
+        if self.wall_time_limit is not None and self.wall_time_limit <= 0:
+            raise ConfigError("trainer.wall_time_limit must be positive (seconds) or null")

@@ -1,0 +1,222 @@
+"""The training loop: sampled windows, RAdam with per-epoch decay, safe checkpoints, resume.
+
+Every epoch ends with an atomic checkpoint that holds everything needed to continue bit for
+bit (model, optimizer, scheduler, the torch and NumPy RNG states, the best model so far and
+its score), so a run killed at any moment and resumed ends with the same weights as one that
+was never interrupted.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._errors import TrainingDiverged
+from ..data import WindowDataset
+from ..models import AbstractModel
+from ._checkpoint import atomic_torch_save, atomic_write_json, load_checkpoint
+from ._config import TrainerConfig
+from ._scoring import score_free_runs
+
+LOG_FIELDS = ("epoch", "loss", "mse", "alpha", "lr", "val_d_stsp", "val_d_h", "seconds")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What `fit` ends with.
+
+    Attributes:
+        epochs_done: epochs completed (== config epochs unless stopped by the wall-time limit).
+        stopped_early: True when the wall-time limit ended training.
+        best_score: (D_stsp, D_H) of the kept model on validation free runs, if scored.
+        best_epoch: the epoch of the kept model.
+    """
+
+    epochs_done: int
+    stopped_early: bool
+    best_score: tuple[float, float] | None
+    best_epoch: int
+
+
+def fit(
+    model: AbstractModel,
+    train_data: WindowDataset,
+    val_data: WindowDataset | None,
+    config: TrainerConfig,
+    checkpoint_dir: Path,
+    *,
+    seed: int = 0,
+    resume: bool = False,
+    metadata: dict | None = None,
+) -> TrainResult:
+    """Train `model`, writing ``last.pt``, ``best.pt`` (+ JSON metadata) and ``train_log.csv``.
+
+    Args:
+        model: any `AbstractModel`, on the CPU, in the dtype to train in.
+        train_data: training windows (length seq_len + 1).
+        val_data: validation trajectories for invariant-based model selection (None: keep last).
+        config: trainer settings.
+        checkpoint_dir: where checkpoints and the log go (created if missing).
+        seed: seeds window sampling (NumPy) and the torch RNG (noise, dropout).
+        resume: continue from ``checkpoint_dir/last.pt``.
+        metadata: JSON-able facts stored beside each checkpoint (model family and config, ...).
+
+    Returns:
+        A `TrainResult`.
+
+    Raises:
+        TrainingDiverged: NaN/Inf or a loss above `config.max_loss`; ``last.pt`` then still holds
+            the last good epoch.
+    """
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    optimizer = torch.optim.RAdam(model.parameters(), lr=config.lr_start)
+    gamma = math.exp(math.log(config.lr_end / config.lr_start) / config.epochs)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+    # The torch RNG (input noise, dropout) is seeded inside a fork, so the caller's global state
+    # is left as it was, and its state is checkpointed for an exact resume.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _fit(model, optimizer, scheduler, train_data, val_data, config, checkpoint_dir,
+                    np.random.default_rng(seed), resume, metadata or {})
+
+
+def _fit(model, optimizer, scheduler, train_data, val_data, config, checkpoint_dir, rng, resume,
+         metadata) -> TrainResult:
+    state = _TrainingState(best_model=None, best_score=None, best_epoch=0, epoch=0)
+    if resume and (checkpoint_dir / "last.pt").exists():  # killed before its first epoch: start over
+        state = _restore(checkpoint_dir / "last.pt", model, optimizer, scheduler, rng)
+    log = _CsvLog(checkpoint_dir / "train_log.csv", keep_through_epoch=state.epoch)
+    started = time.monotonic()
+    epochs = range(state.epoch, config.epochs)
+    if config.progress:
+        from tqdm import tqdm
+
+        epochs = tqdm(epochs, desc="train", unit="epoch", initial=state.epoch, total=config.epochs,
+                      dynamic_ncols=True)
+    stopped = False
+    for epoch in epochs:
+        t0 = time.monotonic()
+        sums = _run_epoch(model, optimizer, train_data, config, rng, epoch, checkpoint_dir)
+        scheduler.step()
+        row = {"epoch": epoch + 1, **sums, "lr": optimizer.param_groups[0]["lr"]}
+        if val_data is not None and config.eval_every and (epoch + 1) % config.eval_every == 0:
+            score = score_free_runs(model, val_data, config.eval_steps)
+            row.update(val_d_stsp=score[0], val_d_h=score[1])
+            if state.best_score is None or _better(score, state.best_score):
+                state.best_score, state.best_epoch = score, epoch + 1
+                state.best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        row["seconds"] = time.monotonic() - t0
+        state.epoch = epoch + 1
+        _save(checkpoint_dir, model, optimizer, scheduler, rng, state, metadata)
+        log.write(row)
+        if config.progress:
+            epochs.set_postfix(loss=f"{row['loss']:.4g}", lr=f"{row['lr']:.2g}")
+        if config.wall_time_limit is not None and time.monotonic() - started > config.wall_time_limit:
+            stopped = epoch + 1 < config.epochs
+            break
+    if state.best_model is None:  # never scored: the last model is the one to keep
+        state.best_epoch = state.epoch
+        atomic_torch_save(model.state_dict(), checkpoint_dir / "best.pt")
+        _write_meta(checkpoint_dir / "best.json", metadata, state.epoch, None)
+    return TrainResult(state.epoch, stopped, state.best_score, state.best_epoch)
+
+
+@dataclass
+class _TrainingState:
+    best_model: dict | None
+    best_score: tuple[float, float] | None
+    best_epoch: int
+    epoch: int
+
+
+def _run_epoch(model, optimizer, data: WindowDataset, config: TrainerConfig,
+               rng: np.random.Generator, epoch: int, checkpoint_dir: Path) -> dict[str, float]:
+    model.train()
+    sums: dict[str, float] = {}
+    for _ in range(config.batches_per_epoch):
+        batch = data.batch(rng.integers(0, len(data), size=config.batch_size))
+        batch = {k: v.to(next(model.parameters()).dtype) for k, v in batch.items()}
+        out = model.loss(batch)
+        loss = out["loss"]
+        if not torch.isfinite(loss) or loss.item() > config.max_loss:
+            raise TrainingDiverged(
+                f"training diverged in epoch {epoch + 1} (loss {loss.item():.3g}); the last good "
+                f"checkpoint is kept in {checkpoint_dir}; lower trainer.lr_start or trainer.grad_clip")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        for key, value in out.items():
+            sums[key] = sums.get(key, 0.0) + float(value.detach()) / config.batches_per_epoch
+    if not all(torch.isfinite(p).all() for p in model.parameters()):
+        raise TrainingDiverged(
+            f"training diverged in epoch {epoch + 1} (non-finite weights); the last good checkpoint is "
+            f"kept in {checkpoint_dir}; lower trainer.lr_start or trainer.grad_clip")
+    model.eval()
+    return sums
+
+
+def _better(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Lexicographic (D_stsp, then D_H) with NaN worst."""
+    key = lambda s: tuple(math.inf if not math.isfinite(v) else v for v in s)  # noqa: E731
+    return key(a) < key(b)
+
+
+def _save(checkpoint_dir, model, optimizer, scheduler, rng, state: _TrainingState, metadata: dict) -> None:
+    if state.best_model is not None and state.best_epoch == state.epoch:
+        atomic_torch_save(state.best_model, checkpoint_dir / "best.pt")
+        _write_meta(checkpoint_dir / "best.json", metadata, state.best_epoch, state.best_score)
+    atomic_torch_save({
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "numpy_rng": rng.bit_generator.state,
+        "epoch": state.epoch,
+        "best_model": state.best_model,
+        "best_score": list(state.best_score) if state.best_score is not None else None,
+        "best_epoch": state.best_epoch,
+    }, checkpoint_dir / "last.pt")
+    _write_meta(checkpoint_dir / "last.json", metadata, state.epoch, state.best_score)
+
+
+def _write_meta(path: Path, metadata: dict, epoch: int, score) -> None:
+    atomic_write_json({**metadata, "epoch": epoch,
+                       "val_score": list(score) if score is not None else None}, path)
+
+
+def _restore(path: Path, model, optimizer, scheduler, rng: np.random.Generator) -> _TrainingState:
+    ckpt = load_checkpoint(path)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    rng.bit_generator.state = ckpt["numpy_rng"]
+    score = tuple(ckpt["best_score"]) if ckpt["best_score"] is not None else None
+    return _TrainingState(ckpt["best_model"], score, ckpt["best_epoch"], ckpt["epoch"])
+
+
+class _CsvLog:
+    """The per-epoch CSV log; on resume, rows after the checkpoint's epoch are dropped."""
+
+    def __init__(self, path: Path, keep_through_epoch: int) -> None:
+        self.path = path
+        rows = []
+        if keep_through_epoch > 0 and path.exists():
+            with path.open() as f:
+                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= keep_through_epoch]
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write(self, row: dict) -> None:
+        with self.path.open("a", newline="") as f:
+            csv.DictWriter(f, fieldnames=LOG_FIELDS, extrasaction="ignore").writerow(row)

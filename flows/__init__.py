@@ -1,0 +1,1 @@
+"""Prefect flows: thin wrappers that compose a config and call dynlearn's library functions."""

@@ -1,0 +1,66 @@
+"""User errors: one line naming the problem and the fix, exit code 2, nothing written."""
+
+import numpy as np
+import pytest
+import zarr
+
+from dynlearn.cli import main
+from tests.helpers import TINY_DATA, TINY_TRAIN, REPO, run_cli, tree
+
+CASES = {
+    "unknown system": (["system=lorenz64"], "unknown system 'lorenz64'"),
+    "unknown model": (["model=transformerz"], "unknown model 'transformerz'"),
+    "unknown experiment": (["+exp=lorenzz"], "unknown experiment 'lorenzz'"),
+    "misspelled override": (["trainer.epoch=3"], "did you mean 'trainer.epochs'"),
+    "unknown system parameter": (["+system.params.rh0=3"], "rh0"),
+    "missing data path": (["data.path=/nonexistent/store.zarr"], "does not exist"),
+    "non-positive dt": (["system.dt=0"], "system.dt must be a positive number"),
+    "negative dt": (["system.dt=-0.01"], "system.dt must be a positive number"),
+    "wrong type": (["trainer.epochs=many"], "trainer.epochs must be int"),
+    "unparsable override": (["trainer.epochs"], "write key=value"),
+}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
+    return tmp_path
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_user_error_is_one_line_exit_2_and_writes_nothing(case, workdir, capsys):
+    overrides, expected = CASES[case]
+    code = main(["train", *overrides])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and expected in err, err
+    assert tree(workdir) == set()  # no runs/, data/ or outputs/
+
+
+def test_nan_in_data_refused_before_any_run_dir(workdir, capsys):
+    assert main(["generate", *TINY_DATA, "data.name=bad"]) == 0
+    store = workdir / "data" / "bad.zarr"
+    zarr.open_group(str(store), mode="r+", use_consolidated=False)["state"][0, 5, 0] = np.nan
+    before = tree(workdir)
+    capsys.readouterr()
+    code = main(["train", *TINY_DATA, *TINY_TRAIN, f"data.path={store}"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "NaN" in err, err
+    assert tree(workdir) == before
+
+
+def test_unknown_command_and_help(workdir, capsys):
+    assert main(["trian"]) == 2
+    assert "did you mean 'train'" in capsys.readouterr().err
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "alrnn" in out and "lorenz63" in out and "exp" in out
+
+
+def test_real_process_exit_code_and_no_traceback(tmp_path):
+    result = run_cli(["train", "system=nope"], tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert "unknown system 'nope'" in result.stderr and "lorenz63" in result.stderr
+    assert tree(tmp_path) == set()

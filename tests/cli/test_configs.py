@@ -1,0 +1,40 @@
+"""Every config composes and validates; the catalogue and the YAML agree."""
+
+import pytest
+
+from dynlearn._settings import build_settings
+from dynlearn.cli import load_config
+from dynlearn.systems import make_system
+from tests.helpers import REPO
+
+EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "exp").glob("*.yaml"))
+SYSTEMS = sorted(p.stem for p in (REPO / "conf" / "system").glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _conf(monkeypatch):
+    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
+
+
+@pytest.mark.parametrize("exp", EXPERIMENTS)
+def test_every_experiment_composes_and_validates(exp):
+    settings = build_settings(load_config([f"+exp={exp}"]))
+    assert settings.name and settings.trainer.epochs >= 1
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_every_system_config_matches_the_catalogue(system):
+    config = load_config([f"system={system}", "model.latent_dim=64"])
+    settings = build_settings(config)
+    catalogue = make_system(config["system"]["name"])
+    assert dict(settings.system.params) == pytest.approx(dict(catalogue.params))
+    assert settings.dt == pytest.approx(catalogue.dt)
+
+
+def test_hashes_ignore_what_does_not_change_results():
+    a = build_settings(load_config(["threads=1", "trainer.progress=false"]))
+    b = build_settings(load_config(["threads=2"]))
+    c = build_settings(load_config(["trainer.epochs=7"]))
+    assert a.run_hash == b.run_hash != c.run_hash
+    assert a.data_hash == c.data_hash
+    assert build_settings(load_config(["data.n_steps=5000"])).data_hash != a.data_hash

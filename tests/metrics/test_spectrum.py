@@ -1,0 +1,99 @@
+"""D_H against exact spectra (pure tones, circular shifts) and Lorenz/Rössler references."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import odeint
+
+from dynlearn._errors import DataError
+from dynlearn.metrics._spectrum import d_h
+
+DT = 0.01
+T = 10_000
+
+
+def _lorenz(u, t):
+    x, y, z = u
+    return [10.0 * (y - x), x * (28.0 - z) - y, x * y - 8.0 / 3.0 * z]
+
+
+def _rossler(u, t):
+    x, y, z = u
+    return [-y - z, x + 0.2 * y, 0.2 + z * (x - 5.7)]
+
+
+def _trajectory(rhs, u0, n_steps=T, transient=50.0):
+    # odeint (LSODA) at rtol = atol = 1e-10: same attractor as solve_ivp(DOP853), 8x faster here.
+    t = DT * np.arange(round(transient / DT) + n_steps)
+    return odeint(rhs, u0, t, rtol=1e-10, atol=1e-10, mxstep=100_000)[-n_steps:]
+
+
+def _tone(k, phase=0.0, n=1024):
+    """A sinusoid with exactly k periods in n samples: all its power in rfft bin k."""
+    return np.cos(2 * np.pi * k * np.arange(n) / n + phase)
+
+
+def test_circular_shift_is_zero(rng):
+    noisy_tone = np.sin(0.031 * np.arange(4096)) + 0.3 * rng.standard_normal(4096)
+    x = np.stack([noisy_tone, np.cumsum(rng.standard_normal(4096))], axis=1)  # (T, 2)
+    assert d_h(x, np.roll(x, 1234, axis=0)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_disjoint_tones_are_maximally_far():
+    # Without smoothing the spectra are deltas in bins 10 and 200: no overlap, H = 1.
+    assert d_h(_tone(10), _tone(200, phase=0.4), smoothing=0) == pytest.approx(1.0, abs=1e-12)
+    # With the default σ = 20 bins they barely overlap.
+    assert d_h(_tone(10), _tone(200)) > 0.9
+
+
+def test_half_shared_spectrum_closed_form():
+    # p = ½δ₁₀ + ½δ₃₀, q = ½δ₁₀ + ½δ₆₀: Σ√(pq) = ½, H = √(1 − ½).
+    x = _tone(10) + _tone(30, phase=1.0)
+    y = _tone(10, phase=2.0) + _tone(60)
+    assert d_h(x, y, smoothing=0) == pytest.approx(math.sqrt(0.5), abs=1e-12)
+
+
+def test_mean_over_dimensions():
+    x = np.stack([_tone(10), _tone(10)], axis=1)
+    y = np.stack([_tone(10, phase=0.3), _tone(90)], axis=1)
+    assert d_h(x, y, smoothing=0) == pytest.approx(0.5, abs=1e-12)  # (0 + 1) / 2
+
+
+def test_constant_series_conventions():
+    x = _tone(10)
+    assert d_h(x, np.full_like(x, 3.0)) == 1.0  # a model stuck at a fixed point
+    assert d_h(np.full_like(x, 3.0), np.full_like(x, -1.0)) == 0.0
+    both = np.stack([x, np.ones_like(x)], axis=1)
+    assert d_h(both, both) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_non_finite_generated_series_gives_nan():
+    x = _tone(10)
+    assert math.isnan(d_h(x, np.where(np.arange(len(x)) > 500, np.nan, x)))
+
+
+def test_rejects_bad_inputs():
+    with pytest.raises(ValueError, match="same length"):
+        d_h(_tone(10, n=1024), _tone(10, n=1000))
+    with pytest.raises(DataError, match="NaN"):
+        d_h(np.full(1024, np.nan), _tone(10))
+
+
+@pytest.fixture(scope="module")
+def lorenz_pair():
+    return _trajectory(_lorenz, [1.0, 1.0, 1.0]), _trajectory(_lorenz, [-3.0, 5.0, 20.0])
+
+
+def test_lorenz_same_system_1e4_steps(lorenz_pair):
+    """Two 1e4-step Lorenz runs (dt 0.01, different ICs): 0.021 here.
+
+    Over 100 pairs of disjoint 1e4-step segments of two 1e5-step runs: mean 0.042 ± 0.026,
+    median 0.033, 90% quantile 0.083, max 0.14 (literature: 0.03 ± 0.03).
+    """
+    assert d_h(*lorenz_pair) < 0.12
+
+
+def test_lorenz_vs_rossler_is_large(lorenz_pair):
+    rossler = _trajectory(_rossler, [1.0, 1.0, 0.0])
+    assert d_h(lorenz_pair[0], rossler) > 0.3  # 0.55 here
