@@ -52,7 +52,7 @@ def pipeline(overrides: list[str] | None = None) -> dict:
         overrides: Hydra overrides, e.g. ``["+exp=lorenz"]``.
 
     Returns:
-        ``{"store": path, "run_dir": path, "metrics": {...}}``.
+        ``{"store": path, "run_dir": path, "metrics": {...}, "artifact_id": id}``.
     """
     overrides = list(overrides or [])
     store = generate_task(overrides)
@@ -60,14 +60,14 @@ def pipeline(overrides: list[str] | None = None) -> dict:
     metrics = evaluate_task(run_dir, overrides)
     rows = metrics_table(metrics)
     key = "metrics-" + "".join(c if c.isalnum() else "-" for c in dynlearn.load_settings(overrides).name.lower())
-    create_table_artifact(table=rows, key=key, description=f"Invariants of {run_dir} (beside the true-vs-true floor)")
+    artifact_id = create_table_artifact(table=rows, key=key, description=f"Invariants of {run_dir} (beside the true-vs-true floor)")
     create_markdown_artifact(markdown=(Path(run_dir) / "metrics_table.md").read_text(), key=key + "-md",
                              description=f"run directory: {run_dir}")
     # The same table stays readable after the embedded server has stopped.
-    atomic_write_json({"key": key, "table": rows}, Path(run_dir) / "pipeline_artifact.json")
+    atomic_write_json({"key": key, "artifact_id": str(artifact_id), "table": rows}, Path(run_dir) / "pipeline_artifact.json")
     print(f"store {store}; run {run_dir}; D_stsp {metrics['d_stsp']:.3f} (floor {metrics['d_stsp_floor']:.3f}), "
           f"D_H {metrics['d_h']:.3f} (floor {metrics['d_h_floor']:.3f}), lyap_max {metrics['lyap_max']:.3f}")
-    return {"store": store, "run_dir": run_dir, "metrics": metrics}
+    return {"store": store, "run_dir": run_dir, "metrics": metrics, "artifact_id": str(artifact_id)}
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ class FusedSteps:
     If compilation fails (no C++ compiler, an unsupported op), the block runs eagerly and a
     warning is issued once per process. Compilation happens on the first call and again for
     each new input shape, dtype or layout (``dynamic=False``: fixed shapes generate the
-    fastest loops); pass contiguous inputs to avoid a second compilation.
+    fastest loops); pass contiguous inputs to avoid a second compilation. System parameters
+    become constants in the compiled code: a new step with the same parameters reuses it, new
+    parameter values compile again (Dynamo keeps 8 versions per process, then runs eagerly).
 
     Args:
         step: a one-step map, (..., D) -> (..., D).

@@ -48,7 +48,9 @@ def rollout(
             f"{save_every}; use non-negative counts with n_steps a multiple of save_every"
         )
     if fuse < 0 or (fuse and fuse % save_every):
-        raise ConfigError(f"fuse={fuse} must be 0 or a positive multiple of save_every={save_every}")
+        raise ConfigError(
+            f"fuse={fuse} must be 0 or a positive multiple of save_every={save_every}"
+        )
     block = _fused(step, fuse, save_every) if fuse else None
 
     x = x0

@@ -33,7 +33,7 @@ class ButcherTableau:
             raise ValueError(f"{self.name}: a, b and c must have one entry per stage")
         for i, (row, c_i) in enumerate(zip(self.a, self.c)):
             if len(row) != i or not math.isclose(sum(row), c_i, abs_tol=1e-15):
-                raise ValueError(f"{self.name}: row {i} of a must have {i} entries summing to c_{i}")
+                raise ValueError(f"{self.name}: row {i} of a needs {i} entries summing to c_{i}")
         if not math.isclose(sum(self.b), 1.0, abs_tol=1e-15):
             raise ValueError(f"{self.name}: the weights b must sum to 1")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Mapping
 from importlib import resources
 from types import MappingProxyType
-from collections.abc import Mapping
 
 import yaml
 
@@ -28,7 +28,8 @@ def load_catalog() -> Mapping[str, SystemSpec]:
             from the keyword arguments of its equations (binding is by name).
     """
     text = resources.files("dynlearn.systems").joinpath("catalog.yaml").read_text("utf-8")
-    specs = {name: SystemSpec.from_entry(name, entry) for name, entry in yaml.safe_load(text).items()}
+    entries = yaml.safe_load(text)
+    specs = {name: SystemSpec.from_entry(name, entry) for name, entry in entries.items()}
     for name, spec in specs.items():
         if name not in EQUATIONS:
             raise ValueError(f"catalogue entry {name!r} has no equations in _equations.EQUATIONS")

@@ -55,6 +55,9 @@ class SystemSpec:
         names = entry["state_names"]
         exponents = entry.get("lyapunov_exponents")
         box = entry["initial_box"]
+        sized = [names, box["low"], box["high"]]
+        if isinstance(dim, int) and any(isinstance(v, list) and len(v) != dim for v in sized):
+            raise ValueError(f"catalogue entry {name!r}: lists in it need {dim} values")
         return cls(
             name=name,
             citation=str(entry["citation"]),

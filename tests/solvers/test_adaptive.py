@@ -1,7 +1,5 @@
 """Adaptive Dopri5 through torchdiffeq: global error within 10·rtol of closed forms."""
 
-import math
-
 import pytest
 import torch
 

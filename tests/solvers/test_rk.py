@@ -99,7 +99,8 @@ def test_tangent_step_heun_matches_autograd(generator):
 def test_gradient_through_steps_matches_finite_differences(generator):
     system = make_system("lorenz63")
     step = make_step(system)
-    x0 = (torch.tensor([0.0, 0.0, 25.0]) + 5 * torch.randn(2, 3, generator=generator)).requires_grad_()
+    x0 = torch.tensor([0.0, 0.0, 25.0]) + 5 * torch.randn(2, 3, generator=generator)
+    x0.requires_grad_()
 
     def ten_steps(x):
         for _ in range(10):

@@ -47,7 +47,12 @@ def test_rollout_keeps_leading_dims_and_gradients(lorenz_step, x0):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"n_steps": 10, "save_every": 3}, {"n_steps": -1}, {"n_steps": 10, "fuse": 3, "save_every": 2}]
+    "kwargs",
+    [
+        {"n_steps": 10, "save_every": 3},
+        {"n_steps": -1},
+        {"n_steps": 10, "fuse": 3, "save_every": 2},
+    ],
 )
 def test_rollout_rejects_inconsistent_counts(lorenz_step, x0, kwargs):
     with pytest.raises(ConfigError, match="multiple of save_every|non-negative"):
