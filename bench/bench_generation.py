@@ -127,7 +127,7 @@ def main() -> None:
     }
     print(f"fused == eager bitwise over {args.n_steps} steps of {args.n_traj} orbits: {identical}")
     print(f"compile time (first call, incl. one block): {args.fuse}-step {t_compile:.1f} s, "
-          f"{block}-step {t_compile_fine:.1f} s")
+          f"{block}-step saving every {args.substeps}: {t_compile_fine:.1f} s")
     print(f"{args.n_traj} x {args.n_steps} saved points:")
     print(f"  {'method':40s} {'time (s)':>9s} {'points/s':>10s} {'vs scipy':>9s}")
     for name, seconds in rows.items():

@@ -59,7 +59,9 @@ def lyapunov_spectrum(
     decays like 1/(n_steps · dt), with fluctuations that shrink with more orbits.
 
     The step must treat rows independently (no coupling across the batch, e.g. batch norm in
-    training mode). Runs without building an autograd graph.
+    training mode). Runs without building an autograd graph. For small systems on a busy
+    CPU prefer ``torch.set_num_threads(1)``: batched QR of tiny matrices gains nothing from
+    threads, and a 2-thread team waiting for a busy core is ~500× slower per call.
 
     Args:
         step: the map, (B, M) -> (B, M): an RK4 step of an ODE, a learned model's `step`,
