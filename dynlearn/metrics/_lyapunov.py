@@ -9,13 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from dynlearn._errors import ConfigError
-from dynlearn.solvers import make_step, make_tangent_step
-from dynlearn.systems import AbstractSystem
+
+if TYPE_CHECKING:
+    from dynlearn.systems import AbstractSystem
 
 Step = Callable[[Tensor], Tensor]
 TangentStep = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
@@ -143,6 +145,8 @@ def system_lyapunov_spectrum(
     Returns:
         The spectrum, in inverse time units of the system.
     """
+    from dynlearn.solvers import make_step, make_tangent_step  # only simulated systems need them
+
     h = system.dt if dt is None else dt
     if transient_time is None:
         lyapunov_time = system.lyapunov_time

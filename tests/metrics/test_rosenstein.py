@@ -4,23 +4,18 @@ import math
 
 import numpy as np
 import pytest
-from scipy.integrate import odeint
 
 from dynlearn.metrics._rosenstein import lyap_rosenstein
+from tests.metrics.reference_flows import trajectory
+from tests.metrics.reference_flows import lorenz as ref_lorenz
 
 LORENZ_LAMBDA = 0.9056  # Viswanath 1998; data_metrics.md §0
-
-
-def _lorenz(u, t):
-    x, y, z = u
-    return [10.0 * (y - x), x * (28.0 - z) - y, x * y - 8.0 / 3.0 * z]
 
 
 @pytest.fixture(scope="module")
 def lorenz():
     """2e4 steps of Lorenz-63 at dt 0.01 after a 50-time-unit transient (odeint, rtol = atol = 1e-10)."""
-    t = 0.01 * np.arange(5000 + 20_000)
-    return odeint(_lorenz, [1.0, 1.0, 1.0], t, rtol=1e-10, atol=1e-10, mxstep=100_000)[5000:]
+    return trajectory(ref_lorenz, [1.0, 1.0, 1.0], 20_000)
 
 
 def test_lorenz_state_default_call(lorenz):

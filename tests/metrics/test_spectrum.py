@@ -4,29 +4,14 @@ import math
 
 import numpy as np
 import pytest
-from scipy.integrate import odeint
 
 from dynlearn._errors import DataError
 from dynlearn.metrics._spectrum import d_h
+from tests.metrics.reference_flows import trajectory
+from tests.metrics.reference_flows import lorenz as ref_lorenz
+from tests.metrics.reference_flows import rossler as ref_rossler
 
-DT = 0.01
 T = 10_000
-
-
-def _lorenz(u, t):
-    x, y, z = u
-    return [10.0 * (y - x), x * (28.0 - z) - y, x * y - 8.0 / 3.0 * z]
-
-
-def _rossler(u, t):
-    x, y, z = u
-    return [-y - z, x + 0.2 * y, 0.2 + z * (x - 5.7)]
-
-
-def _trajectory(rhs, u0, n_steps=T, transient=50.0):
-    # odeint (LSODA) at rtol = atol = 1e-10: same attractor as solve_ivp(DOP853), 8x faster here.
-    t = DT * np.arange(round(transient / DT) + n_steps)
-    return odeint(rhs, u0, t, rtol=1e-10, atol=1e-10, mxstep=100_000)[-n_steps:]
 
 
 def _tone(k, phase=0.0, n=1024):
@@ -82,7 +67,7 @@ def test_rejects_bad_inputs():
 
 @pytest.fixture(scope="module")
 def lorenz_pair():
-    return _trajectory(_lorenz, [1.0, 1.0, 1.0]), _trajectory(_lorenz, [-3.0, 5.0, 20.0])
+    return trajectory(ref_lorenz, [1.0, 1.0, 1.0], T), trajectory(ref_lorenz, [-3.0, 5.0, 20.0], T)
 
 
 def test_lorenz_same_system_1e4_steps(lorenz_pair):
@@ -95,5 +80,5 @@ def test_lorenz_same_system_1e4_steps(lorenz_pair):
 
 
 def test_lorenz_vs_rossler_is_large(lorenz_pair):
-    rossler = _trajectory(_rossler, [1.0, 1.0, 0.0])
+    rossler = trajectory(ref_rossler, [1.0, 1.0, 0.0], T)
     assert d_h(lorenz_pair[0], rossler) > 0.3  # 0.55 here

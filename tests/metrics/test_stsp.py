@@ -5,35 +5,18 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy.integrate import odeint
 
 from dynlearn._errors import DataError
 from dynlearn.metrics._stsp import d_stsp
-
-DT = 0.01
-
-
-def _lorenz(u, t):
-    x, y, z = u
-    return [10.0 * (y - x), x * (28.0 - z) - y, x * y - 8.0 / 3.0 * z]
-
-
-def _rossler(u, t):
-    x, y, z = u
-    return [-y - z, x + 0.2 * y, 0.2 + z * (x - 5.7)]
-
-
-def _trajectory(rhs, u0, n_steps, transient=50.0):
-    # LSODA through odeint at rtol = atol = 1e-10: solve_ivp(DOP853) at the same tolerance
-    # gives the same attractor but costs ~13 s for 1e5 steps here, odeint ~1.6 s.
-    t = DT * np.arange(round(transient / DT) + n_steps)
-    return odeint(rhs, u0, t, rtol=1e-10, atol=1e-10, mxstep=100_000)[-n_steps:]
+from tests.metrics.reference_flows import trajectory
+from tests.metrics.reference_flows import lorenz as ref_lorenz
+from tests.metrics.reference_flows import rossler as ref_rossler
 
 
 @pytest.fixture(scope="module")
 def lorenz_runs():
     """Two 1e5-step Lorenz-63 runs from different initial conditions, after a 50-time-unit transient."""
-    return _trajectory(_lorenz, [1.0, 1.0, 1.0], 100_000), _trajectory(_lorenz, [-3.0, 5.0, 20.0], 100_000)
+    return trajectory(ref_lorenz, [1.0, 1.0, 1.0], 100_000), trajectory(ref_lorenz, [-3.0, 5.0, 20.0], 100_000)
 
 
 def _smoothed_kl_dense(h_true, h_gen, alpha):
@@ -180,5 +163,5 @@ def test_lorenz_same_system_1e5_steps(lorenz_runs):
 
 
 def test_lorenz_vs_rossler_is_large(lorenz_runs):
-    rossler = _trajectory(_rossler, [1.0, 1.0, 0.0], 10_000)
+    rossler = trajectory(ref_rossler, [1.0, 1.0, 0.0], 10_000)
     assert d_stsp(lorenz_runs[0][:10_000], rossler) > 5.0  # 11.4 here
