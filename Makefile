@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed-stamp
 # The embedded Prefect server keeps its SQLite database here, not in the user's ~/.prefect.
 PREFECT_ENV := PREFECT_HOME=$(CURDIR)/.prefect PREFECT_SERVER_EPHEMERAL_ENABLED=true \
 	PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120 \
-	PREFECT_LOGGING_LEVEL=WARNING MPLBACKEND=Agg
+	PREFECT_LOGGING_LEVEL=WARNING MPLBACKEND=Agg \
+	OMP_WAIT_POLICY=PASSIVE
+# PASSIVE: on a shared 2-core machine, spinning OpenMP threads wait ~100 ms per call for a core
+# another job holds (bench/RESULTS.md).
 
 .PHONY: setup run test bench clean
 

@@ -42,6 +42,9 @@ def generate(settings: Settings, *, progress: bool = True) -> Path:
 def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     """Generate data if missing, train, evaluate; returns the run directory.
 
+    With ``run_evaluation=False`` the run stays in state 'trained' until an evaluation marks it
+    complete (the pipeline evaluates in a task of its own).
+
     Raises:
         DataError: the store is partial, has NaNs or does not fit the model.
         TrainingDiverged: NaN/Inf during training (the run keeps its last good checkpoint).
@@ -55,8 +58,11 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
                         f"has {settings.system.dim}; choose the matching system=...")
     run_dir = _run_dir(settings)
     model = make_model(settings.model_name, obs_dim, **settings.model_options).to(settings.dtype)
-    train_data = WindowDataset(store, "train", settings.trainer.seq_len + 1, dtype=settings.dtype)
-    val_data = WindowDataset(store, "val", 1, dtype=settings.dtype) if (ds["split"] == 1).any() else None
+    # The store was just validated (values included); the datasets need not scan it again.
+    train_data = WindowDataset(store, "train", settings.trainer.seq_len + 1, dtype=settings.dtype,
+                               check_values=False)
+    val_data = WindowDataset(store, "val", 1, dtype=settings.dtype, check_values=False) \
+        if (ds["split"] == 1).any() else None
     meta = {
         "model_name": settings.model_name,
         "model_options": settings.model_options,
@@ -82,7 +88,7 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
                  best_epoch=result.best_epoch, train_seconds=round(time.monotonic() - started, 1))
     if run_evaluation:
         evaluate(load_run(run_dir), settings.eval, run_dir)
-    write_status(run_dir, state="complete")
+        write_status(run_dir, state="complete")
     return run_dir
 
 

@@ -24,7 +24,8 @@ def generate_task(overrides: list[str]) -> str:
     """Simulate (or reuse / resume) the configured store; returns its path."""
     settings = dynlearn.load_settings(overrides)
     if settings.data_given:
-        return str(dynlearn.open_store(settings.data_store) and settings.data_store)
+        dynlearn.open_store(settings.data_store)  # validates: partial stores and NaNs stop here
+        return str(settings.data_store)
     return str(dynlearn.generate(settings, progress=False))
 
 

@@ -27,13 +27,15 @@ class WindowDataset(Dataset):
         normalize: standardize with the store's training-split statistics.
         dtype: dtype of the returned windows.
         in_memory: read the split once and keep it (small stores); otherwise read per item.
+        check_values: scan the store for NaN/Inf (skip it only when the caller just did).
 
     Items are ``{"x": (window, D)}`` tensors.
     """
 
     def __init__(self, path: str | Path, split: str, window: int, *, normalize: bool = True,
-                 dtype: torch.dtype = torch.float32, in_memory: bool = True) -> None:
-        ds = validate(path)
+                 dtype: torch.dtype = torch.float32, in_memory: bool = True,
+                 check_values: bool = True) -> None:
+        ds = validate(path, check_values=check_values)
         self.path = Path(path)
         self.split = split
         self.window = int(window)

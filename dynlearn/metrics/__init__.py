@@ -2,6 +2,7 @@
 
 from ._lyapunov import LyapunovResult as LyapunovResult
 from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
+from ._lyapunov import system_lyapunov_spectrum as system_lyapunov_spectrum
 from ._rosenstein import lyap_rosenstein as lyap_rosenstein
 from ._spectrum import d_h as d_h
 from ._stsp import d_stsp as d_stsp
