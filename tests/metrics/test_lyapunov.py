@@ -121,6 +121,26 @@ def test_lorenz63_spectrum(generator):
     assert sum(result.exponents.tolist()) == pytest.approx(-(10 + 1 + 8 / 3), abs=1e-3)
 
 
+@pytest.mark.slow
+def test_lorenz63_spectrum_long_runs(generator):
+    """16 orbits × 1,000 time units (and Rössler, 16 × 2,000): tighter bounds (make bench)."""
+    lorenz = system_lyapunov_spectrum(make_system("lorenz63"), 16, 1000.0, transient_time=10.0,
+                                      qr_every=5, generator=generator)
+    assert lorenz.exponents[0].item() == pytest.approx(0.9056, rel=0.01)
+    assert abs(lorenz.exponents[1].item()) < 0.003
+    rossler = system_lyapunov_spectrum(make_system("rossler"), 16, 2000.0, transient_time=100.0,
+                                       qr_every=5, generator=generator)
+    assert rossler.exponents[0].item() == pytest.approx(0.0714, rel=0.03)
+    assert sum(rossler.exponents.tolist()) == pytest.approx(
+        rossler_mean_divergence(make_system("rossler"), generator), rel=1e-2)
+
+
+def rossler_mean_divergence(system, generator) -> float:
+    """Time average of the divergence a + x - c along an orbit (the sum of the exponents)."""
+    x = rollout(make_step(system), system.sample_initial_conditions(16, generator), 200_000)
+    return float((0.2 + x[..., 0] - 5.7).mean())
+
+
 def test_lorenz63_autograd_path_matches_closed_form(generator):
     system = make_system("lorenz63")
     x0 = torch.tensor([0.0, 0.0, 25.0]) + 5 * torch.randn(3, 3, generator=generator)
