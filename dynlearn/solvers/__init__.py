@@ -1,6 +1,7 @@
 """Time steppers as data plus one rollout: explicit Runge–Kutta, fused/compiled blocks, Dopri5."""
 
 from dynlearn.solvers._adaptive import ADAPTIVE_METHODS, solve_adaptive
+from dynlearn.solvers._etdrk4 import make_etdrk4_step, make_ks_step
 from dynlearn.solvers._fused import FusedSteps
 from dynlearn.solvers._rk import (
     get_tableau,
@@ -23,6 +24,8 @@ __all__ = [
     "ButcherTableau",
     "FusedSteps",
     "get_tableau",
+    "make_etdrk4_step",
+    "make_ks_step",
     "make_step",
     "make_step_jacobian",
     "make_tangent_step",

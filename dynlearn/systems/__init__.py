@@ -2,14 +2,22 @@
 
 from dynlearn.systems._base import AbstractSystem
 from dynlearn.systems._catalog import list_systems, load_catalog, make_system
+from dynlearn.systems._ks import KuramotoSivashinsky
+from dynlearn.systems._observation_noise import add_observation_noise
 from dynlearn.systems._ode import ODESystem
+from dynlearn.systems._sde import SDESystem, make_sde, simulate_sde
 from dynlearn.systems._spec import SystemSpec
 
 __all__ = [
     "AbstractSystem",
+    "KuramotoSivashinsky",
     "ODESystem",
+    "SDESystem",
     "SystemSpec",
+    "add_observation_noise",
     "list_systems",
     "load_catalog",
+    "make_sde",
     "make_system",
+    "simulate_sde",
 ]

@@ -1,0 +1,137 @@
+"""Exponential time differencing (ETDRK4) for stiff semilinear PDEs in Fourier space.
+
+For v̂' = L v̂ + N(v̂) with a diagonal linear operator L, the linear part is integrated
+exactly (through e^{hL}) and the nonlinear part by a fourth-order Runge–Kutta-like
+quadrature, so the step size is limited by the nonlinearity, not by the stiff k⁴ modes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+Step = Callable[[Tensor], Tensor]
+
+
+class HasSpectralTerms(Protocol):
+    """What `make_ks_step` needs from a system (see `dynlearn.systems.KuramotoSivashinsky`)."""
+
+    dt: float
+    dim: int
+    linear: Tensor
+
+    def nonlinear(self, u_hat: Tensor) -> Tensor: ...
+
+
+def _etdrk4_coefficients(linear: Tensor, dt: float, n_points: int) -> tuple[Tensor, ...]:
+    """The ETDRK4 weights E = e^{hL}, its rounding error, E2 = e^{hL/2}, Q, f1, f2, f3.
+
+    The φ-function combinations (e.g. f1 = h (−4 − z + e^z (4 − 3z + z²)) / z³ at z = hL)
+    cancel catastrophically for small |z|. Following Kassam & Trefethen (2005) each is the
+    mean over `n_points` points on the unit circle around z: the functions are entire, so the
+    trapezoid rule on the circle converges geometrically and stays accurate at z = 0. The
+    points are offset by half a spacing so none lands on z = 0.
+
+    Args:
+        linear: the operator's eigenvalues L, (K,), real or complex.
+        dt: step size h.
+        n_points: contour points M on the full circle.
+
+    Returns:
+        (E, E − fl(E), E2, Q, f1, f2, f3), each (K,): real float64 when `linear` is real
+        (the imaginary parts are round-off), else complex128.
+    """
+    hl = dt * linear.to(torch.complex128)
+    j = torch.arange(n_points, dtype=torch.float64, device=linear.device)
+    roots = torch.exp(2j * math.pi * (j + 0.5) / n_points)  # (M,)
+    z = hl[..., None] + roots  # (K, M)
+    ez, ez2 = torch.exp(z), torch.exp(z / 2)
+    z3 = z**3
+    q = dt * ((ez2 - 1) / z).mean(-1)
+    f1 = dt * ((-4 - z + ez * (4 - 3 * z + z**2)) / z3).mean(-1)
+    f2 = dt * ((2 + z + ez * (z - 2)) / z3).mean(-1)
+    f3 = dt * ((-4 - 3 * z - z**2 + ez * (4 - z)) / z3).mean(-1)
+    e = torch.exp(hl)
+    # A rounded E is the same relative bias every step: with small dt it grows like
+    # n_steps · 1e-16 and swamps the O(h⁴) error. Near E = 1, fl(E) − 1 is exact, so
+    # expm1 recovers the rounding error; far from 1 the bias is damped or irrelevant.
+    e_error = torch.where((e - 1).abs() < 0.5, torch.expm1(hl) - (e - 1), 0)
+    coefficients = (e, e_error, torch.exp(hl / 2), q, f1, f2, f3)
+    if not linear.is_complex():
+        coefficients = tuple(c.real for c in coefficients)
+    return coefficients
+
+
+def make_etdrk4_step(
+    linear: Tensor,
+    nonlinear: Callable[[Tensor], Tensor],
+    dt: float,
+    *,
+    n_points: int = 32,
+) -> Step:
+    """One ETDRK4 step of v̂' = L v̂ + N(v̂) with diagonal L, in Fourier space.
+
+    Cox & Matthews (2002), "Exponential time differencing for stiff systems",
+    J. Comput. Phys. 176:430, scheme ETDRK4, with the contour-integral coefficients of
+    Kassam & Trefethen (2005), "Fourth-order time-stepping for stiff PDEs", SIAM J. Sci.
+    Comput. 26(4):1214. Global error O(h⁴) for smooth solutions (KS shows ≈ h^3.3 for
+    h = 0.1 … 0.0125, where the stiff modes are in transition); exact when N = 0.
+    Differentiable (autograd and forward mode).
+
+    Args:
+        linear: eigenvalues L of the linear operator, (K,).
+        nonlinear: N(v̂), (..., K) -> (..., K), autonomous.
+        dt: step size h.
+        n_points: contour points for the coefficients.
+
+    Returns:
+        ``step(v_hat) -> v_hat_next``, (..., K) -> (..., K), batched over leading dims.
+    """
+    e, e_error, e2, q, f1, f2, f3 = _etdrk4_coefficients(linear, dt, n_points)
+
+    def step(v: Tensor) -> Tensor:
+        nv = nonlinear(v)
+        a = e2 * v + q * nv
+        na = nonlinear(a)
+        b = e2 * v + q * na
+        nb = nonlinear(b)
+        c = e2 * a + q * (2 * nb - nv)
+        nc = nonlinear(c)
+        # The small terms are summed before they meet E v (compensated for E's rounding).
+        return e * v + ((e_error * v + f1 * nv) + (2 * f2 * (na + nb) + f3 * nc))
+
+    return step
+
+
+def make_ks_step(system: HasSpectralTerms, dt: float | None = None, *, n_points: int = 32) -> Step:
+    """The ETDRK4 map u(t) -> u(t + dt) of a real periodic field, in physical space.
+
+    Works through real FFTs: the state is real by construction, whereas with complex FFTs
+    round-off in the conjugate-antisymmetric part grows at the linear rate (up to e^{t/4} for
+    KS) and ruins long runs. Plugs into `dynlearn.solvers.rollout`. Fourth order in dt. The
+    rfft/irfft round trip adds ~1e-16 relative per step; over 10⁴ tiny steps that floor
+    (~1e-12) can exceed the O(dt⁴) error, so convergence studies step û directly with
+    `make_etdrk4_step`.
+
+    Args:
+        system: provides ``linear`` (K,) for K = dim // 2 + 1 real-FFT modes,
+            ``nonlinear(u_hat)`` and the grid size ``dim``, e.g. a
+            `dynlearn.systems.KuramotoSivashinsky`.
+        dt: step size; defaults to ``system.dt``.
+        n_points: contour points for the coefficients.
+
+    Returns:
+        ``step(u) -> u_next``, (..., N) -> (..., N) float64, differentiable.
+    """
+    h = system.dt if dt is None else dt
+    fourier_step = make_etdrk4_step(system.linear, system.nonlinear, h, n_points=n_points)
+    n = system.dim
+
+    def step(u: Tensor) -> Tensor:
+        return torch.fft.irfft(fourier_step(torch.fft.rfft(u)), n=n)
+
+    return step
