@@ -88,10 +88,13 @@ def lyap_rosenstein(
     keep = np.linalg.norm(y[ref] - y[nbr], axis=1) > 0  # duplicates would give ln 0
     ref, nbr = ref[keep], nbr[keep]
 
-    # One (pairs, E) difference per k keeps memory at O(T) rather than O(T · trajectory_len).
-    mean_log_d = np.array(
-        [np.mean(np.log(np.linalg.norm(y[ref + k] - y[nbr + k], axis=1))) for k in range(trajectory_len)]
-    )  # (trajectory_len,)
+    # One (pairs,) distance vector per k: the (pairs, E) differences are never all held at once.
+    distances = [np.linalg.norm(y[ref + k] - y[nbr + k], axis=1) for k in range(trajectory_len)]
+    if any((d == 0).any() for d in distances):
+        # Neighbours that meet exactly: a fixed point or an orbit repeating to the last bit.
+        raise ValueError("neighbouring orbit segments merge (fixed point or exactly periodic series); "
+                         "the Rosenstein estimate is undefined")
+    mean_log_d = np.array([np.mean(np.log(d)) for d in distances])  # (trajectory_len,)
     t = np.arange(trajectory_len) * dt
     fit = (t >= fit_range[0] - 1e-9 * dt) & (t <= fit_range[1] + 1e-9 * dt)
     if fit.sum() < 2:
