@@ -27,6 +27,8 @@ class SystemSpec:
         lyapunov_exponents: literature exponents for the default parameters (leading ones),
             for reference only; None when unknown.
         lyapunov_source: where `lyapunov_exponents` come from.
+        chaotic: whether the default parameters give a chaotic attractor (λ1 > 0); False
+            for limit cycles, tori and conservative oscillators.
     """
 
     name: str
@@ -39,12 +41,13 @@ class SystemSpec:
     initial_box: tuple[Bound, Bound]
     lyapunov_exponents: tuple[float, ...] | None = None
     lyapunov_source: str | None = None
+    chaotic: bool = False
 
     @classmethod
     def from_entry(cls, name: str, entry: Mapping[str, Any]) -> SystemSpec:
         """Parse one catalog.yaml entry; raises ValueError naming the bad field."""
         fields = set(cls.__dataclass_fields__) - {"name"}
-        required = fields - {"lyapunov_exponents", "lyapunov_source"}
+        required = fields - {"lyapunov_exponents", "lyapunov_source", "chaotic"}
         if unknown := set(entry) - fields:
             raise ValueError(f"catalogue entry {name!r}: unknown fields {sorted(unknown)}")
         if missing := required - set(entry):
@@ -69,6 +72,7 @@ class SystemSpec:
             initial_box=(_bound(box["low"]), _bound(box["high"])),
             lyapunov_exponents=None if exponents is None else tuple(map(float, exponents)),
             lyapunov_source=entry.get("lyapunov_source"),
+            chaotic=bool(entry.get("chaotic", False)),
         )
 
 
