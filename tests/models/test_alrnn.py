@@ -289,3 +289,14 @@ def test_learns_a_planar_rotation(generator, one_thread):
         inputs, targets = test[:, :-1].reshape(-1, 1, 2), test[:, 1:].reshape(-1, 1, 2)
         one_step = torch.mean((model.rollout(inputs, 1) - targets) ** 2).item()
     assert one_step < 1e-3  # data variance 1; 0.17 untrained, 2e-4 reached here
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 0.9])
+def test_paper_listing_agtf_rule_matches_the_production_rule(alpha, generator):
+    from dynlearn.models._alrnn_minimal import gtf_alpha_update
+    from dynlearn.models._teacher_forcing import anneal_alpha, optimal_alpha, product_upper_bound
+
+    norms = 0.5 + 2.0 * torch.rand(4, 30, generator=generator, dtype=torch.float64)
+    production = anneal_alpha(torch.tensor(alpha, dtype=torch.float64),
+                              optimal_alpha(product_upper_bound(norms)), 0.999)
+    assert gtf_alpha_update(norms, alpha) == pytest.approx(float(production), rel=1e-12, abs=1e-15)
