@@ -32,6 +32,13 @@ test: setup
 bench: setup
 	$(PREFECT_ENV) $(BIN)/python -m pytest -m slow --durations=25
 	$(BIN)/python bench/bench_generation.py
+	$(BIN)/python bench/bench_ks.py
+	$(BIN)/python bench/bench_navier_stokes.py
+	$(BIN)/python bench/bench_zarr_write.py
+	$(BIN)/python bench/bench_scan.py
+	$(BIN)/python bench/bench_ssd.py
+	$(BIN)/python bench/bench_scan_gpu.py
+	$(BIN)/python bench/bench_ssd_gpu.py
 	$(BIN)/python bench/bench_lorenz_training.py
 
 clean:

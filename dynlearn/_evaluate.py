@@ -21,7 +21,7 @@ import torch
 from ._run import Run
 from ._settings import EvalSpec
 from .data import split_indices, validate
-from .data._schema import STATE as STATE_VAR
+from .data._schema import layout_of
 from .metrics import d_h, d_stsp, lyap_rosenstein, lyapunov_spectrum, vpt
 from .train._checkpoint import atomic_write_json, atomic_write_text
 
@@ -39,7 +39,7 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
     test = split_indices(ds, "test")[: spec.n_ics]
     if len(test) < 2:
         raise ValueError("evaluation needs at least 2 test trajectories (for the true-vs-true floor)")
-    truth_all = torch.from_numpy(ds[STATE_VAR].isel(traj=test).values)  # (B, T, D) physical units
+    truth_all = torch.from_numpy(ds[layout_of(ds).variable].isel(traj=test).values)  # (B, T, D) physical units
     n = min(spec.n_steps, truth_all.shape[1] - 1)
     dt = float(ds.attrs["dt"])
     lyap_time = run.meta.get("lyapunov_time") or ds.attrs.get("lyapunov_time")

@@ -81,15 +81,20 @@ class Settings:
     @property
     def run_hash(self) -> str:
         """Identifies a training run: everything that changes its result."""
-        ignored = {"resume", "run", "threads", "paths", "device", "eval"}
+        ignored = {"resume", "run", "threads", "paths", "device", "eval", "ingest", "source"}
         config = {k: v for k, v in self.config.items() if k not in ignored}
         config["trainer"] = {k: v for k, v in config.get("trainer", {}).items()
                              if k not in ("progress", "wall_time_limit")}
         return _hash(config)
 
 
-def build_settings(config: dict) -> Settings:
+def build_settings(config: dict, *, check_model: bool = True) -> Settings:
     """Check a resolved config mapping and turn it into `Settings`.
+
+    Args:
+        config: the composed config.
+        check_model: build the model once to check its name and options against the data
+            (off for commands that build no model, like ``generate``).
 
     Raises:
         ConfigError: one line naming the bad key or value and the fix.
@@ -101,7 +106,7 @@ def build_settings(config: dict) -> Settings:
     dt = system_cfg.get("dt")
     if not isinstance(dt, (int, float)) or isinstance(dt, bool) or not dt > 0:
         raise ConfigError(f"system.dt must be a positive number, got {dt!r}; e.g. system.dt=0.01")
-    system = make_system(system_cfg["name"], **dict(system_cfg.get("params") or {}))
+    system = make_system(system_cfg["name"], dt=float(dt), **dict(system_cfg.get("params") or {}))
     data_cfg = dict(config["data"])
     data_path = data_cfg.pop("path", None)
     data_name = data_cfg.pop("name")
@@ -112,7 +117,8 @@ def build_settings(config: dict) -> Settings:
         raise ConfigError(f"data.path {store} does not exist; fix the path, or drop data.path to generate data")
     model_cfg = dict(config["model"])
     model_name = model_cfg.pop("name")
-    make_model(model_name, system.dim, **model_cfg)  # checks the name and every option now
+    if check_model:
+        make_model(model_name, system.dim, **model_cfg)  # checks the name and every option now
     dtype = {"float32": torch.float32, "float64": torch.float64}.get(config["dtype"])
     if dtype is None:
         raise ConfigError(f"dtype must be float32 or float64, got {config['dtype']!r}")

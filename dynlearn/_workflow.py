@@ -23,8 +23,8 @@ from ._run import (
     write_status,
 )
 from ._settings import EvalSpec, Settings
-from .data import WindowDataset, generate_ode_store, validate
-from .data._schema import STATE
+from .data import WindowDataset, generate_store, validate
+from .data._schema import layout_of
 from .models import make_model
 from .train import fit
 
@@ -35,7 +35,7 @@ def generate(settings: Settings, *, progress: bool = True) -> Path:
         raise ConfigError("data.path names an existing store, so there is nothing to generate; "
                           "drop data.path to generate into paths.data/<data.name>.zarr")
     torch.set_num_threads(settings.threads)
-    return generate_ode_store(settings.data_store, settings.system, settings.data,
+    return generate_store(settings.data_store, settings.system, settings.data,
                               config_hash=settings.data_hash, dt=settings.dt, progress=progress)
 
 
@@ -52,7 +52,10 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     torch.set_num_threads(settings.threads)
     store = settings.data_store if settings.data_given else generate(settings, progress=settings.trainer.progress)
     ds = validate(store)  # refuses partial stores and NaNs before any run directory exists
-    obs_dim = ds[STATE].shape[-1]
+    if ds.attrs["kind"] not in ("ode", "field1d"):
+        raise DataError(f"{store} holds a {ds.attrs['kind']} store; the models so far learn vector series "
+                        "(ODE states or 1-D fields): choose such a system or store")
+    obs_dim = ds[layout_of(ds).variable].shape[-1]
     if settings.data_given and obs_dim != settings.system.dim:
         raise DataError(f"{store} holds {obs_dim}-dimensional states but system {settings.system.name} "
                         f"has {settings.system.dim}; choose the matching system=...")

@@ -19,6 +19,7 @@ USAGE = """usage: python -m dynlearn <command> [key=value ...] [+exp=<name>] [--
 
 commands:
   generate   simulate the configured system into <paths.data>/<data.name>.zarr (resumable)
+  ingest     read a file (PDEBench/The Well .h5, NetCDF .nc, .npy, .csv) into <paths.data>/<name>.zarr
   train      generate data if missing, train the model, evaluate it; writes runs/<name>/<time>/
   evaluate   evaluate a trained run: run=<run dir>; writes <run dir>/eval-<time>/
   pipeline   the Prefect flow generate -> train -> evaluate (embedded server unless PREFECT_API_URL)
@@ -27,10 +28,12 @@ examples:
   python -m dynlearn train +exp=lorenz
   python -m dynlearn train +exp=lorenz trainer.epochs=20 seed=3
   python -m dynlearn evaluate run=runs/lorenz/2026-11-23_15-00-00_000000
+  python -m dynlearn ingest source=glofas.nc name=rhine
 """
 
 _DESCRIPTIONS = {
     "generate": "Simulate the configured system into a Zarr store; rerunning resumes or reuses it.",
+    "ingest": "Read a file into a validated Zarr store <paths.data>/<name>.zarr (reused if made from the same file).",
     "train": "Generate data if missing, train, and evaluate; resume=<run dir> or resume=true continues.",
     "evaluate": "Evaluate a trained run (run=<run dir>) into a new eval-<timestamp>/ folder.",
     "pipeline": "Run generate -> train -> evaluate as a Prefect flow and publish the metrics table.",
@@ -67,11 +70,11 @@ def load_config(overrides: list[str]) -> dict:
         raise ConfigError(_override_message(text, overrides)) from None
 
 
-def load_settings(overrides: list[str]):
+def load_settings(overrides: list[str], *, check_model: bool = True):
     """Compose and validate: the `Settings` every command and flow starts from."""
     from ._settings import build_settings
 
-    return build_settings(load_config(overrides))
+    return build_settings(load_config(overrides), check_model=check_model)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +127,17 @@ def command_help(command: str) -> str:
             lines.append(f"  {group.name:<8} {', '.join(options)}")
     except ConfigError as error:
         lines.append(str(error))
+    if command == "ingest":
+        lines += ["", "ingest keys: source=<file> (required), name=<dataset> (default: the file's stem),",
+                  "  ingest.format=pdebench|well|netcdf|csv|npy (default: from the extension),",
+                  "  ingest.variable=<dataset or field> (PDEBench 2-D NS: vorticity, computed from velocity),",
+                  "  ingest.channel=<i>, ingest.kind=field1d (3-D .npy fields), ingest.dt=<step> (.npy),",
+                  "  ingest.units=<units> (CSV), ingest.split=[0.7,0.15,0.15], paths.data",
+                  "formats: PDEBench [N,T,X(,Y)] and per-seed groups -> field1d/field2d; The Well t0_fields",
+                  "  -> field2d; NetCDF (time, lat, lon) -> grid + mask, (station, time) -> stations;",
+                  "  CSV time column + one column per station -> stations; .npy (traj, time, dim) -> ode.",
+                  "--cfg prints the composed config and exits; nothing is written."]
+        return "\n".join(lines)
     lines += ["", "common keys: seed, device, dtype, threads, paths.data, paths.runs, resume, run,",
               "  trainer.epochs, trainer.wall_time_limit, data.path, eval.n_steps",
               "--cfg prints the composed config and exits; nothing is written."]
@@ -133,7 +147,25 @@ def command_help(command: str) -> str:
 def _generate(overrides: list[str]) -> int:
     from ._workflow import generate
 
-    path = generate(load_settings(overrides))
+    path = generate(load_settings(overrides, check_model=False))  # no model is built
+    print(f"store: {path}")
+    return 0
+
+
+def _ingest(overrides: list[str]) -> int:
+    from ._settings import typed
+    from .data._ingest import IngestSpec, ingest
+
+    config = load_config(overrides)
+    if config.get("source") is None:
+        raise ConfigError("ingest needs the file to read: add source=<path to a .h5/.hdf5, .nc, .npy or .csv file>")
+    source = Path(config["source"])
+    options = dict(config["ingest"])
+    split = options.pop("split", IngestSpec.split)
+    spec = IngestSpec(**{**vars(typed(IngestSpec, options, "ingest")), "split": split})  # typed() checks scalars
+    named = any(o.split("=", 1)[0].lstrip("+~") == "name" for o in overrides)
+    name = str(config["name"]) if named else source.stem
+    path = ingest(source, Path(config["paths"]["data"]) / f"{name}.zarr", spec)
     print(f"store: {path}")
     return 0
 
@@ -176,7 +208,8 @@ def _print_summary(directory: Path) -> None:
         print(table.read_text(), end="")
 
 
-_COMMANDS = {"generate": _generate, "train": _train, "evaluate": _evaluate, "pipeline": _pipeline}
+_COMMANDS = {"generate": _generate, "ingest": _ingest, "train": _train, "evaluate": _evaluate,
+             "pipeline": _pipeline}
 
 
 def _missing_option_message(text: str) -> str:

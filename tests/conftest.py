@@ -8,6 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+# Triton reads this when its kernels are decorated, so it must be set before they are imported;
+# without a GPU the kernels run (slowly) in Triton's interpreter.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 
 @pytest.fixture
 def generator() -> torch.Generator:

@@ -1,9 +1,10 @@
-"""Simulate an ODE system into a store, chunk by chunk, resumable after a kill."""
+"""Simulate a system (ODE or field) into a store, chunk by chunk, resumable after a kill."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import torch
 import zarr
 
 from .._errors import ConfigError, DataError
-from ._schema import COMPLETE, DIM, MARKER, SCHEMA_VERSION, SPLIT, SPLITS, STATE, TIME, TRAJ, is_dynlearn_store
+from ._datasheet import write_datasheet
+from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION, SPLIT, SPLITS, TIME, TRAJ, is_dynlearn_store
 from ._store import (
     create_store_atomically,
     finalize_store,
@@ -35,7 +37,8 @@ class GenerationSpec:
             sampler, in system time units.
         chunk_steps: stored steps per Zarr chunk and per resume checkpoint.
         seed: seeds the initial conditions; the rest is deterministic.
-        solver: the fixed-step method name (see `dynlearn.solvers`).
+        solver: the fixed-step method (see `dynlearn.solvers.make_system_step`); None picks
+            the system's own (RK4 for ODEs, ETDRK4 for KS, ...).
     """
 
     n_train: int = 16
@@ -46,7 +49,7 @@ class GenerationSpec:
     transient_time: float = 10.0
     chunk_steps: int = 2_000
     seed: int = 0
-    solver: str = "rk4"
+    solver: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_steps", "save_every", "chunk_steps"):
@@ -63,7 +66,7 @@ class GenerationSpec:
         return self.n_train + self.n_val + self.n_test
 
 
-def generate_ode_store(
+def generate_store(
     path: str | Path,
     system,
     spec: GenerationSpec,
@@ -76,11 +79,13 @@ def generate_ode_store(
 
     A complete store with the same `config_hash` is reused as it is; a partial one (a killed
     run) is resumed from its last float64 state checkpoint, so the result is bitwise equal to
-    an uninterrupted run. Generation runs in float64, batched over all trajectories.
+    an uninterrupted run. Generation runs in float64, batched over all trajectories. ODE
+    systems give ``state(traj, time, dim)``, fields ``u(traj, time, x)`` or
+    ``vorticity(traj, time, y, x)`` (`dynlearn.data` LAYOUTS, by ``system.kind``).
 
     Args:
         path: the store directory to write.
-        system: an ODE system from `dynlearn.systems.make_system`.
+        system: a system from `dynlearn.systems.make_system`.
         spec: sizes, split and chunking.
         config_hash: identifies the generating config; a store made from another config is
             never overwritten.
@@ -93,36 +98,44 @@ def generate_ode_store(
     Raises:
         DataError: `path` holds something else, or a store from a different config.
     """
-    from ..solvers import make_step  # systems/solvers are only needed when generating
+    from ..solvers import make_system_step  # solvers are only needed when generating
 
     path = Path(path)
+    if system.kind == "grid":
+        from ._generate_grid import generate_grid_store
+
+        return generate_grid_store(path, system, spec, config_hash=config_hash, progress=progress)
     dt_sim = float(system.dt if dt is None else dt)
     if not dt_sim > 0:
         raise ConfigError(f"system dt must be positive, got {dt_sim}; set system.dt to a value > 0")
     if path.exists():
-        _check_reusable(path, config_hash)
+        check_reusable(path, config_hash)
         if read_progress(path).get(COMPLETE):
             return path
     if not path.exists():
         _create_template(path, system, spec, config_hash, dt_sim)
 
-    step = make_step(system, dt_sim, method=spec.solver)
+    started = time.perf_counter()
+    step = _flat(make_system_step(system, dt_sim, method=spec.solver), system.state_shape)
     group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
     n_chunks = -(-spec.n_steps // spec.chunk_steps)
     done = read_progress(path)["chunks_done"]
     if done < n_chunks:
         _simulate_remaining(path, group, system, spec, step, dt_sim, done, n_chunks, progress)
-    _finish(path, group)
+    _finish(path, group, system.kind)
+    # A resumed run's time covers only its own part, so its sheet gives no cost.
+    write_datasheet(path, system, seconds=time.perf_counter() - started if done == -1 else None)
     return path
 
 
 def _simulate_remaining(path, group, system, spec, step, dt_sim, done, n_chunks, progress) -> None:
-    state_array, resume = group[STATE], group[_RESUME]
+    array, resume = group[LAYOUTS[system.kind].variable], group[_RESUME]
+    n, shape = spec.n_traj, system.state_shape
     if done == -1:
-        resume[0] = _initial_states(system, spec, step, dt_sim).numpy()
+        resume[0] = _initial_states(system, spec, step, dt_sim).reshape(n, *shape).numpy()
         write_progress(path, chunks_done=0)
         done = 0
-    x = torch.from_numpy(resume[done % 2])
+    x = torch.from_numpy(resume[done % 2]).reshape(n, -1)  # states flattened for `rollout`
     chunks = range(done, n_chunks)
     if progress:
         from tqdm import tqdm
@@ -132,14 +145,15 @@ def _simulate_remaining(path, group, system, spec, step, dt_sim, done, n_chunks,
         start = k * spec.chunk_steps
         length = min(spec.chunk_steps, spec.n_steps - start)
         block, x = _simulate_chunk(step, x, length, spec.save_every)
-        state_array[:, start:start + length, :] = block
+        array[:, start:start + length] = block.reshape(n, length, *shape)
         # The state goes into the slot the progress record does not point at, so a kill between
         # the two writes leaves the last consistent (chunk, state) pair intact.
-        resume[(k + 1) % 2] = x.numpy()
+        resume[(k + 1) % 2] = x.reshape(n, *shape).numpy()
         write_progress(path, chunks_done=k + 1)
 
 
-def _check_reusable(path: Path, config_hash: str) -> None:
+def check_reusable(path: Path, config_hash: str) -> None:
+    """Refuse a folder that is not a dynlearn store, or a store made from another config."""
     if not is_dynlearn_store(path):
         raise DataError(f"{path} exists and is not a dynlearn store; move it away or set data.name to another name")
     stored = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs.get("config_hash")
@@ -150,22 +164,25 @@ def _check_reusable(path: Path, config_hash: str) -> None:
 
 def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str, dt_sim: float) -> None:
     from .. import __version__
+    from ..solvers import make_system_step
 
-    n, d = spec.n_traj, system.dim
+    layout = LAYOUTS[system.kind]
+    n, shape = spec.n_traj, system.state_shape
     dt_stored = dt_sim * spec.save_every
     split = np.repeat(np.arange(3, dtype=np.int8), [spec.n_train, spec.n_val, spec.n_test])
     attrs = {
         MARKER: True,
         "schema_version": SCHEMA_VERSION,
-        "kind": "ode",
+        "kind": system.kind,
         "system": system.name,
         "params": dict(system.params),
-        "state_names": list(system.state_names),
+        "state_names": list(system.state_names) if system.kind == "ode" else [layout.variable],
         "dt": dt_stored,
         "dt_simulated": dt_sim,
-        "solver": spec.solver,
+        "solver": spec.solver or system.default_solver,
         "seed": spec.seed,
         "generation": dataclasses.asdict(spec),
+        "system_description": system.to_dict(),
         "config_hash": config_hash,
         "dynlearn_version": __version__,
         "units": "dimensionless",
@@ -173,26 +190,38 @@ def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str,
         "lyapunov_time": system.lyapunov_time,
         COMPLETE: False,
     }
+    make_system_step(system, dt_sim, spec.solver)  # a bad solver name fails before anything is written
 
     def build(group: zarr.Group) -> None:
         group.attrs.update(attrs)
-        chunks = (max(1, min(n, 4)), spec.chunk_steps, d)
-        group.create_array(STATE, shape=(n, spec.n_steps, d), chunks=chunks, dtype="f8",
-                           fill_value=np.nan, dimension_names=(TRAJ, TIME, DIM),
-                           attributes={"coordinates": SPLIT, "long_name": "system state"})
+        # ODE chunks hold a few trajectories; a field chunk holds one (a 64² field is 32 KiB a step).
+        chunks = (max(1, min(n, 4)) if system.kind == "ode" else 1, spec.chunk_steps, *shape)
+        group.create_array(layout.variable, shape=(n, spec.n_steps, *shape), chunks=chunks, dtype="f8",
+                           fill_value=np.nan, dimension_names=layout.dims,
+                           attributes={"coordinates": SPLIT, "long_name": f"{system.name} {layout.variable}"})
         group.create_array(TRAJ, data=np.arange(n, dtype=np.int64), dimension_names=(TRAJ,))
         group.create_array(TIME, data=np.arange(spec.n_steps) * dt_stored, dimension_names=(TIME,),
                            attributes={"units": "system time units"})
+        for name, values in system.coordinates().items():
+            group.create_array(name, data=np.asarray(values, dtype=np.float64), dimension_names=(name,))
         group.create_array(SPLIT, data=split, dimension_names=(TRAJ,),
                            attributes={"flag_values": [0, 1, 2], "flag_meanings": " ".join(SPLITS)})
-        group.create_array(_RESUME, shape=(2, n, d), dtype="f8", fill_value=np.nan)
+        group.create_array(_RESUME, shape=(2, n, *shape), dtype="f8", fill_value=np.nan)
 
     create_store_atomically(path, build)
+
+
+def _flat(step, shape: tuple[int, ...]):
+    """`step` on states flattened to (B, prod(shape)), the form `rollout` iterates."""
+    if len(shape) == 1:
+        return step
+    return lambda x: step(x.reshape(x.shape[0], *shape)).reshape(x.shape[0], -1)
 
 
 def _initial_states(system, spec: GenerationSpec, step, dt_sim: float) -> torch.Tensor:
     generator = torch.Generator().manual_seed(spec.seed)
     x = system.sample_initial_conditions(spec.n_traj, generator=generator).to(torch.float64)
+    x = x.reshape(spec.n_traj, -1)
     for _ in range(int(round(spec.transient_time / dt_sim))):
         x = step(x)
     return x
@@ -207,13 +236,14 @@ def _simulate_chunk(step, x: torch.Tensor, length: int, save_every: int) -> tupl
     return torch.cat([x[:, None], after[:, :-1]], dim=1).numpy(), after[:, -1]
 
 
-def _finish(path: Path, group: zarr.Group) -> None:
-    state = group[STATE]
-    split = group[SPLIT][:]
-    train = np.flatnonzero(split == 0)
-    data = state.get_orthogonal_selection((train, slice(None), slice(None)))
-    if not np.isfinite(data).all():
+def _finish(path: Path, group: zarr.Group, kind: str) -> None:
+    data = group[LAYOUTS[kind].variable]
+    train = np.flatnonzero(group[SPLIT][:] == 0)
+    values = data.get_orthogonal_selection((train,) + (slice(None),) * (data.ndim - 1))
+    if not np.isfinite(values).all():
         raise DataError(f"simulation into {path} produced NaN/Inf (the system blew up); lower system.dt "
                         "or change the parameters, then delete the store and rerun")
-    finalize_store(path, {"norm_mean": data.mean(axis=(0, 1)).tolist(),
-                          "norm_std": data.std(axis=(0, 1)).tolist()}, drop=[_RESUME])
+    # ODE states are standardized per dimension; a field by one mean and std (it is one quantity).
+    axes = (0, 1) if kind == "ode" else None
+    finalize_store(path, {"norm_mean": np.atleast_1d(values.mean(axis=axes)).tolist(),
+                          "norm_std": np.atleast_1d(values.std(axis=axes)).tolist()}, drop=[_RESUME])

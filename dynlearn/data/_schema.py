@@ -1,14 +1,22 @@
 """The on-disk format of a dynlearn store, and the one `validate()` every reader calls.
 
-A store is one Zarr (format 3) group read as one xarray Dataset:
+A store is one Zarr (format 3) group read as one xarray Dataset. Its ``kind`` attr names its
+layout (`LAYOUTS`): the data variable and its dims, and the dimension the split runs along.
 
-- ODE trajectories: ``state(traj, time, dim)`` float, no NaN;
-- coordinates: ``traj`` (int), ``time`` (float, in system time units), ``split(traj)`` (int8,
-  CF flags 0 = train, 1 = val, 2 = test); state names live in the ``state_names`` attr;
+- ``ode``: ``state(traj, time, dim)``; state names in the ``state_names`` attr;
+- ``field1d``: ``u(traj, time, x)``; ``field2d``: ``vorticity(traj, time, y, x)``;
+- ``grid``: ``discharge(time, lat, lon)`` plus forcing variables on the same dims and a boolean
+  ``mask(lat, lon)`` (true on river cells); ``stations``: ``discharge(station, time)``, with an
+  optional boolean ``mask(station, time)`` (true where observed);
+- coordinates: integer ``traj`` / ``station``; ``time`` float (system time units) or
+  datetime64; ``x, y, lat, lon`` float; ``split`` (int8, CF flags 0 = train, 1 = val, 2 = test)
+  on ``traj`` for ensembles, on ``time`` (contiguous periods) for grids and stations;
+- NaN only where a mask is false;
 - attrs: ``schema_version``, ``kind``, ``system``, ``params``, ``dt`` (stored), ``dt_simulated``,
   ``solver``, ``seed``, ``config_hash``, ``dynlearn_version``, ``created`` (the only attr that
   differs between identical runs), ``units``, ``lyapunov_time``, ``norm_mean`` / ``norm_std``
-  (train split only) and ``complete``, written last together with consolidated metadata.
+  (train split only: per state dimension for ``ode``, one value for a field or grid) and
+  ``complete``, written last together with consolidated metadata.
 
 A store whose ``complete`` attr is not true is partial: a generator resumes it, every reader
 refuses it.
@@ -16,6 +24,7 @@ refuses it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +36,7 @@ from .._errors import DataError
 SCHEMA_VERSION = 1
 STATE = "state"
 TRAJ, TIME, DIM = "traj", "time", "dim"
+MASK = "mask"
 SPLIT = "split"
 SPLITS = ("train", "val", "test")
 COMPLETE = "complete"
@@ -34,6 +44,38 @@ REQUIRED_ATTRS = (
     "schema_version", "kind", "system", "params", "dt", "dt_simulated", "solver", "seed",
     "config_hash", "dynlearn_version", "created", "norm_mean", "norm_std", COMPLETE,
 )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a kind of store keeps its data.
+
+    Attributes:
+        variable: the data variable models learn from.
+        dims: its dimensions, in order.
+        split_dim: the dimension the train/val/test split runs along.
+    """
+
+    variable: str
+    dims: tuple[str, ...]
+    split_dim: str
+
+
+LAYOUTS = {
+    "ode": Layout(STATE, (TRAJ, TIME, DIM), TRAJ),
+    "field1d": Layout("u", (TRAJ, TIME, "x"), TRAJ),
+    "field2d": Layout("vorticity", (TRAJ, TIME, "y", "x"), TRAJ),
+    "grid": Layout("discharge", (TIME, "lat", "lon"), TIME),
+    "stations": Layout("discharge", ("station", TIME), TIME),
+}
+
+
+def layout_of(ds_or_attrs) -> Layout:
+    """The `Layout` of a store, from its Dataset or attrs."""
+    attrs = getattr(ds_or_attrs, "attrs", ds_or_attrs)
+    return LAYOUTS[attrs["kind"]]
+
+
 # Set on every group dynlearn creates, so it never deletes or resumes a folder it did not make.
 MARKER = "dynlearn_store"
 
@@ -79,31 +121,47 @@ def validate(path: str | Path, *, check_values: bool = True) -> xr.Dataset:
     missing = [key for key in REQUIRED_ATTRS if key not in attrs]
     if missing:
         raise DataError(f"store {path} lacks attrs {missing}; regenerate or re-ingest it")
+    if attrs.get("kind") not in LAYOUTS:
+        raise DataError(f"store {path} has unknown kind {attrs.get('kind')!r} (known: {', '.join(LAYOUTS)}); "
+                        "regenerate or re-ingest it")
+    layout = LAYOUTS[attrs["kind"]]
     ds = xr.open_zarr(str(path), chunks=None, consolidated=True)
-    if STATE not in ds or ds[STATE].dims != (TRAJ, TIME, DIM):
-        raise DataError(f"store {path} has no variable state(traj, time, dim); regenerate or re-ingest it")
-    if SPLIT not in ds.coords or set(np.unique(ds[SPLIT].values)) - {0, 1, 2}:
-        raise DataError(f"store {path} has no valid split(traj) coordinate; regenerate or re-ingest it")
-    if not np.all(np.diff(ds[TIME].values) > 0):
+    if layout.variable not in ds or ds[layout.variable].dims != layout.dims:
+        raise DataError(f"store {path} has no variable {layout.variable}({', '.join(layout.dims)}); "
+                        "regenerate or re-ingest it")
+    if SPLIT not in ds.coords or ds[SPLIT].dims != (layout.split_dim,) or set(np.unique(ds[SPLIT].values)) - {0, 1, 2}:
+        raise DataError(f"store {path} has no valid split({layout.split_dim}) coordinate; regenerate or re-ingest it")
+    time = ds[TIME].values
+    if time.size > 1 and not np.all(time[1:] > time[:-1]):
         raise DataError(f"store {path} has a time coordinate that is not increasing; re-ingest it")
+    if MASK in ds and (ds[MASK].dtype != bool or not set(ds[MASK].dims) <= set(layout.dims)):
+        raise DataError(f"store {path} has a mask that is not boolean over {layout.dims}; re-ingest it")
     if check_values:
-        _check_finite(ds, path)
+        _check_finite(ds, path, layout)
     return ds
 
 
-def _check_finite(ds: xr.Dataset, path: Path) -> None:
-    state = ds[STATE]
-    chunk = max(1, state.shape[0] // 8)
-    for start in range(0, state.shape[0], chunk):
-        block = state.isel({TRAJ: slice(start, start + chunk)}).values
-        if not np.isfinite(block).all():
-            bad = start + int(np.argwhere(~np.isfinite(block))[0][0])
-            raise DataError(f"store {path} has NaN/Inf values (first in trajectory {bad}) and no mask "
-                            "allows them; fix or drop those trajectories and re-ingest")
+def _check_finite(ds: xr.Dataset, path: Path, layout: Layout) -> None:
+    """No NaN/Inf in the data variable except where the mask is false (read in blocks)."""
+    data = ds[layout.variable]
+    mask = ds[MASK] if MASK in ds else None
+    outer = layout.dims[0]
+    block = max(1, data.sizes[outer] // 8)
+    for start in range(0, data.sizes[outer], block):
+        part = data.isel({outer: slice(start, start + block)})
+        finite = np.isfinite(part.values)
+        if mask is not None:
+            allowed = mask.isel({outer: slice(start, start + block)}) if outer in mask.dims else mask
+            finite |= ~allowed.broadcast_like(part).transpose(*part.dims).values
+        if not finite.all():
+            where = start + int(np.argwhere(~finite)[0][0])
+            noun = {TRAJ: "trajectory", TIME: "time step"}.get(outer, outer)
+            raise DataError(f"store {path} has NaN/Inf values (first in {noun} {where}) where no mask allows "
+                            "them; fix or mask those values and re-ingest")
 
 
 def split_indices(ds: xr.Dataset, split: str) -> np.ndarray:
-    """Trajectory indices of one split ('train', 'val' or 'test')."""
+    """Indices along the split dimension (trajectories, or time steps) of one split."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     return np.flatnonzero(ds[SPLIT].values == SPLITS.index(split))

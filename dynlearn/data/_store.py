@@ -8,11 +8,12 @@ its consolidated metadata: readers only trust the consolidated view.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import zarr
@@ -22,18 +23,28 @@ from ._schema import COMPLETE
 _PROGRESS = "progress"
 
 
-def create_store_atomically(path: Path, build: Callable[[zarr.Group], None]) -> None:
-    """Create a Zarr group at `path` with `build(group)`, all or nothing."""
+@contextlib.contextmanager
+def atomic_directory(path: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`, renamed to `path` if the block succeeds.
+
+    On any error the temporary folder is removed, so `path` either appears whole or not at all.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        group = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
-        build(group)
-        group.attrs[_PROGRESS] = {"chunks_done": -1}
+        yield tmp
         os.rename(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def create_store_atomically(path: Path, build: Callable[[zarr.Group], None]) -> None:
+    """Create a Zarr group at `path` with `build(group)`, all or nothing."""
+    with atomic_directory(path) as tmp:
+        group = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
+        build(group)
+        group.attrs[_PROGRESS] = {"chunks_done": -1}
 
 
 def read_progress(path: Path) -> dict:

@@ -3,6 +3,7 @@
 from dynlearn.solvers._adaptive import ADAPTIVE_METHODS, solve_adaptive
 from dynlearn.solvers._etdrk4 import make_etdrk4_step, make_ks_step
 from dynlearn.solvers._fused import FusedSteps
+from dynlearn.solvers._imex import make_cn_heun_step, make_ns_step
 from dynlearn.solvers._rk import (
     get_tableau,
     make_step,
@@ -12,6 +13,7 @@ from dynlearn.solvers._rk import (
     rk_tangent_step,
 )
 from dynlearn.solvers._rollout import rollout
+from dynlearn.solvers._select import make_system_step
 from dynlearn.solvers._tableau import EULER, HEUN, RK4, RK38, TABLEAUX, ButcherTableau
 
 __all__ = [
@@ -24,10 +26,13 @@ __all__ = [
     "ButcherTableau",
     "FusedSteps",
     "get_tableau",
+    "make_cn_heun_step",
     "make_etdrk4_step",
     "make_ks_step",
+    "make_ns_step",
     "make_step",
     "make_step_jacobian",
+    "make_system_step",
     "make_tangent_step",
     "rk_step",
     "rk_tangent_step",

@@ -1,17 +1,25 @@
 """Simulated dynamical systems (ground truth): a catalogue of ODEs bound to their equations."""
 
 from dynlearn.systems._base import AbstractSystem
-from dynlearn.systems._catalog import list_systems, load_catalog, make_system
+from dynlearn.systems._catalog import list_systems, load_catalog
 from dynlearn.systems._ks import KuramotoSivashinsky
+from dynlearn.systems._navier_stokes import NavierStokes2D
 from dynlearn.systems._observation_noise import add_observation_noise
+from dynlearn.systems._registry import FIELD_SYSTEMS, make_system
 from dynlearn.systems._ode import ODESystem
 from dynlearn.systems._sde import SDESystem, make_sde, simulate_sde
 from dynlearn.systems._spec import SystemSpec
+from dynlearn.systems.river import RiverBasin, RiverConfig, RiverSystem, simulate_river_dataset
 
 __all__ = [
     "AbstractSystem",
+    "FIELD_SYSTEMS",
     "KuramotoSivashinsky",
+    "NavierStokes2D",
     "ODESystem",
+    "RiverBasin",
+    "RiverConfig",
+    "RiverSystem",
     "SDESystem",
     "SystemSpec",
     "add_observation_noise",
@@ -19,5 +27,6 @@ __all__ = [
     "load_catalog",
     "make_sde",
     "make_system",
+    "simulate_river_dataset",
     "simulate_sde",
 ]

@@ -6,6 +6,7 @@ import abc
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -32,6 +33,27 @@ class AbstractSystem(abc.ABC):
     dt: float
     lyapunov_time: float | None
     state_names: tuple[str, ...]
+    # The store layout its trajectories take (a key of dynlearn.data's LAYOUTS) and the solver
+    # that steps it unless the config names another.
+    kind: str = "ode"
+    default_solver: str = "rk4"
+    # What makes this system hard to learn, for its datasets' datasheets.
+    challenges: str = ("chaotic: nearby states separate at the rate λ1, so pointwise forecasts fail "
+                       "after a few Lyapunov times; judge models on the attractor's invariants")
+
+    @property
+    def equations(self) -> str:
+        """The governing equations in one line (the class docstring's summary by default)."""
+        return (type(self).__doc__ or self.name).strip().splitlines()[0]
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        """Shape of one state: (D,) for ODEs, (X,) or (Y, X) for fields."""
+        return (self.dim,)
+
+    def coordinates(self) -> dict[str, np.ndarray]:
+        """Coordinate values of the state's dims for a store (e.g. ``{"x": ...}`` for a field)."""
+        return {}
 
     @abc.abstractmethod
     def rhs(self, t: Tensor | float, x: Tensor) -> Tensor:

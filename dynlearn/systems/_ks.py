@@ -6,6 +6,7 @@ import math
 from types import MappingProxyType
 from typing import Any, final
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -13,6 +14,9 @@ from dynlearn._errors import ConfigError
 from dynlearn.solvers import make_ks_step
 from dynlearn.systems._base import AbstractSystem
 
+# λ1 by domain length: 0.048 at L = 22 (Cvitanović, Davidchack & Siminos 2010), 0.094 at
+# L = 100 (Vlachas et al. 2020), about 0.1 at L = 200 (Pathak et al. 2018).
+_LEADING_EXPONENT = {22.0: 0.048, 100.0: 0.094, 200.0: 0.1}
 _CITATION = (
     "Kassam & Trefethen (2005), SIAM J. Sci. Comput. 26(4):1214; "
     "Cvitanović, Davidchack & Siminos (2010), SIAM J. Appl. Dyn. Syst. 9(1):1"
@@ -47,6 +51,13 @@ class KuramotoSivashinsky(AbstractSystem):
     """
 
     name = "ks"
+    kind = "field1d"
+    default_solver = "etdrk4"
+    challenges = (
+        "spatiotemporal chaos: the number of positive Lyapunov exponents grows with L (one at L = 22); "
+        "the k⁴ term is stiff (explicit steppers need dt ~ (L/N)⁴), and the strongly damped small scales "
+        "make errors visible first in the tail of the energy spectrum"
+    )
 
     def __init__(
         self,
@@ -74,8 +85,12 @@ class KuramotoSivashinsky(AbstractSystem):
 
     @property
     def lyapunov_time(self) -> float | None:
-        """1/λ1 = 20.83 for L = 22 (λ1 ≈ 0.048, Cvitanović et al. 2010); else None."""
-        return 1 / 0.048 if self.params["L"] == 22.0 else None
+        """1/λ1 for the standard domains (reference/data_metrics.md §2.3), else None."""
+        lam = _LEADING_EXPONENT.get(self.params["L"])
+        return None if lam is None else 1 / lam
+
+    def coordinates(self) -> dict[str, np.ndarray]:
+        return {"x": np.arange(self.dim) * (self.params["L"] / self.dim)}
 
     def nonlinear(self, u_hat: Tensor) -> Tensor:
         """N(û) = −(ik/2)·rfft(u²), optionally 2/3-dealiased.

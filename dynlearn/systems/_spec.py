@@ -11,6 +11,65 @@ Scalar = float | int
 Bound = float | tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class ComputedLyapunov:
+    """A Lyapunov spectrum computed by dynlearn's own estimator, stored with its uncertainty.
+
+    Written by ``bench/catalog_lyapunov.py --write-catalog`` (never by hand), so every system
+    has exponents from one estimator at its catalogue dt, unlike the literature values.
+
+    Attributes:
+        exponents: the full spectrum, mean over initial conditions, sorted from largest, (D,).
+        stderr: standard error of each exponent over the initial conditions, (D,).
+        time: averaging time per orbit (time units).
+        transient_time: tangent-vector transient before averaging (time units).
+        n_ics: number of initial conditions (independent orbits on the attractor).
+        dt: the RK4 step the spectrum was computed with (the catalogue dt).
+        qr_every: steps between QR re-orthonormalizations.
+        seed: seed of the generator that drew the initial conditions.
+        estimator: how the spectrum was computed.
+        dynlearn_version: the version of dynlearn that computed it.
+    """
+
+    exponents: tuple[float, ...]
+    stderr: tuple[float, ...]
+    time: float
+    transient_time: float
+    n_ics: int
+    dt: float
+    qr_every: int
+    seed: int
+    estimator: str
+    dynlearn_version: str
+
+    @classmethod
+    def from_entry(cls, name: str, entry: Mapping[str, Any], dim: int) -> ComputedLyapunov:
+        """Parse a ``computed_lyapunov`` block of a `dim`-dimensional system; raises ValueError
+        naming the bad field."""
+        fields = set(cls.__dataclass_fields__)
+        if set(entry) != fields:
+            raise ValueError(
+                f"catalogue entry {name!r}: computed_lyapunov needs exactly the fields "
+                f"{sorted(fields)}, got {sorted(entry)}"
+            )
+        exponents = tuple(map(float, entry["exponents"]))
+        stderr = tuple(map(float, entry["stderr"]))
+        if not len(exponents) == len(stderr) == dim:
+            raise ValueError(f"catalogue entry {name!r}: computed_lyapunov lists need {dim} values")
+        return cls(
+            exponents=exponents,
+            stderr=stderr,
+            time=float(entry["time"]),
+            transient_time=float(entry["transient_time"]),
+            n_ics=int(entry["n_ics"]),
+            dt=float(entry["dt"]),
+            qr_every=int(entry["qr_every"]),
+            seed=int(entry["seed"]),
+            estimator=str(entry["estimator"]),
+            dynlearn_version=str(entry["dynlearn_version"]),
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class SystemSpec:
     """Everything the catalogue says about a system except its equations.
@@ -29,6 +88,8 @@ class SystemSpec:
         lyapunov_source: where `lyapunov_exponents` come from.
         chaotic: whether the default parameters give a chaotic attractor (λ1 > 0); False
             for limit cycles, tori and conservative oscillators.
+        computed_lyapunov: the full spectrum for the default parameters by dynlearn's
+            estimator, with standard errors; None until the bench script has written it.
     """
 
     name: str
@@ -42,12 +103,14 @@ class SystemSpec:
     lyapunov_exponents: tuple[float, ...] | None = None
     lyapunov_source: str | None = None
     chaotic: bool = False
+    computed_lyapunov: ComputedLyapunov | None = None
 
     @classmethod
     def from_entry(cls, name: str, entry: Mapping[str, Any]) -> SystemSpec:
         """Parse one catalog.yaml entry; raises ValueError naming the bad field."""
         fields = set(cls.__dataclass_fields__) - {"name"}
-        required = fields - {"lyapunov_exponents", "lyapunov_source", "chaotic"}
+        optional = {"lyapunov_exponents", "lyapunov_source", "chaotic", "computed_lyapunov"}
+        required = fields - optional
         if unknown := set(entry) - fields:
             raise ValueError(f"catalogue entry {name!r}: unknown fields {sorted(unknown)}")
         if missing := required - set(entry):
@@ -58,6 +121,7 @@ class SystemSpec:
         names = entry["state_names"]
         exponents = entry.get("lyapunov_exponents")
         box = entry["initial_box"]
+        computed = entry.get("computed_lyapunov")
         sized = [names, box["low"], box["high"]]
         if isinstance(dim, int) and any(isinstance(v, list) and len(v) != dim for v in sized):
             raise ValueError(f"catalogue entry {name!r}: lists in it need {dim} values")
@@ -73,6 +137,11 @@ class SystemSpec:
             lyapunov_exponents=None if exponents is None else tuple(map(float, exponents)),
             lyapunov_source=entry.get("lyapunov_source"),
             chaotic=bool(entry.get("chaotic", False)),
+            computed_lyapunov=None
+            if computed is None
+            else ComputedLyapunov.from_entry(
+                name, computed, dim if isinstance(dim, int) else entry["params"][dim]
+            ),
         )
 
 

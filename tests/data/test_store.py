@@ -9,7 +9,7 @@ import xarray as xr
 import zarr
 
 import dynlearn
-from dynlearn.data import GenerationSpec, WindowDataset, generate_ode_store, validate
+from dynlearn.data import GenerationSpec, WindowDataset, generate_store, validate
 from dynlearn.data._store import read_progress
 from dynlearn.systems import make_system
 from tests.helpers import popen_cli, run_cli
@@ -20,7 +20,7 @@ SPEC = GenerationSpec(n_train=3, n_val=1, n_test=2, n_steps=900, chunk_steps=300
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("stores") / "lorenz.zarr"
-    return generate_ode_store(path, make_system("lorenz63"), SPEC, config_hash="abc")
+    return generate_store(path, make_system("lorenz63"), SPEC, config_hash="abc")
 
 
 def test_store_follows_the_schema(store):
@@ -71,16 +71,16 @@ def test_normalized_windows_use_train_statistics(store):
 
 def test_reused_when_config_matches_refused_when_not(store):
     before = (store / "zarr.json").stat().st_mtime_ns
-    generate_ode_store(store, make_system("lorenz63"), SPEC, config_hash="abc")
+    generate_store(store, make_system("lorenz63"), SPEC, config_hash="abc")
     assert (store / "zarr.json").stat().st_mtime_ns == before
     with pytest.raises(dynlearn.DataError, match="different config"):
-        generate_ode_store(store, make_system("lorenz63"), SPEC, config_hash="other")
+        generate_store(store, make_system("lorenz63"), SPEC, config_hash="other")
 
 
 def test_validate_refuses_partial_store_in_one_line(tmp_path):
     path = tmp_path / "partial.zarr"
     with pytest.raises(ZeroDivisionError):  # interrupt generation after the first chunk
-        generate_ode_store(path, _Exploding(make_system("lorenz63")), SPEC, config_hash="p")
+        generate_store(path, _Exploding(make_system("lorenz63")), SPEC, config_hash="p")
     assert read_progress(path)["chunks_done"] >= 0
     with pytest.raises(dynlearn.DataError) as error:
         validate(path)

@@ -1,14 +1,25 @@
 """The ODE catalogue: equations against independent formulas, Jacobians against autograd,
 binding by name, errors that list the valid names, samples on the attractor."""
 
+import importlib.util
 import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from dynlearn._errors import ConfigError
-from dynlearn.systems import AbstractSystem, ODESystem, list_systems, load_catalog, make_system
+from dynlearn.systems import (
+    AbstractSystem,
+    ODESystem,
+    SystemSpec,
+    list_systems,
+    load_catalog,
+    make_system,
+)
 
 pytestmark = pytest.mark.usefixtures("float64")
 
@@ -101,15 +112,26 @@ def test_parameters_are_bound_by_name():
 
 
 def test_overriding_parameters_drops_literature_exponents():
-    assert make_system("lorenz63").lyapunov_time == pytest.approx(1 / 0.9056)
+    system = make_system("lorenz63")
+    # The Lyapunov time comes from the computed λ1, which matches Viswanath's 0.9056 to 1 %.
+    assert system.lyapunov_time == 1 / system.computed_lyapunov.exponents[0]
+    assert system.lyapunov_time == pytest.approx(1 / 0.9056, rel=0.01)
     changed = make_system("lorenz63", rho=30.0)
     assert changed.lyapunov_time is None and changed.lyapunov_exponents is None
+    assert changed.computed_lyapunov is None
+
+
+def test_limit_cycles_have_no_lyapunov_time():
+    # Their computed λ1 is ±1/T rather than 0; the chaotic flag decides.
+    for name in ALL_SYSTEMS:
+        system = make_system(name)
+        assert (system.lyapunov_time is not None) == system.spec.chaotic, name
 
 
 def test_unknown_system_lists_the_catalogue():
-    message = "unknown system 'lorenz64'; choose one of: lorenz63, rossler, lorenz96"
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match="unknown system 'lorenz64'") as error:
         make_system("lorenz64")
+    assert "choose one of: lorenz63, rossler, lorenz96" in str(error.value)
 
 
 def test_unknown_parameter_lists_the_parameters():
@@ -147,3 +169,55 @@ def test_catalogue_literature_values():
     assert catalog["lorenz96"].lyapunov_exponents[0] == 1.68
     assert catalog["lorenz63"].params["beta"] == 8 / 3
     assert all(math.isfinite(spec.dt) and spec.dt > 0 for spec in catalog.values())
+
+
+def test_every_system_stores_a_full_computed_spectrum():
+    for name, spec in load_catalog().items():
+        stored = spec.computed_lyapunov
+        system = make_system(name)
+        assert stored is not None, name
+        assert len(stored.exponents) == len(stored.stderr) == system.dim, name
+        assert list(stored.exponents) == sorted(stored.exponents, reverse=True) or name in {
+            "lorenz96"  # 40 finite-time means need not come out sorted
+        }, name
+        assert all(math.isfinite(e) and 0 <= e < 1 for e in stored.stderr), name
+        assert stored.dt == spec.dt and stored.n_ics == 16 and stored.time >= 100, name
+        assert stored.estimator == "QR/Benettin, RK4 tangent map"
+
+
+def _bench_script():
+    path = Path(__file__).parents[2] / "bench" / "catalog_lyapunov.py"
+    module_spec = importlib.util.spec_from_file_location("catalog_lyapunov", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def test_write_catalog_rewrites_only_the_computed_blocks():
+    """Replacing every block by itself is the identity; removing them all leaves the file
+    as it was before any was written (comments, order and literature values intact)."""
+    bench = _bench_script()
+    text = bench.CATALOG.read_text("utf-8")
+    blocks = re.findall(f"{re.escape(bench.BEGIN)}.*?{re.escape(bench.END)}", text, flags=re.S)
+    assert len(blocks) == len(ALL_SYSTEMS)
+    same, bare = text, text
+    for name, block in zip(ALL_SYSTEMS, blocks):
+        same = bench.replace_block(same, name, block)
+        bare = bench.replace_block(bare, name, "")
+    assert same == text
+    header = text.index("lorenz63:")  # the comments that document the fields
+    assert bare[:header] == text[:header] and "computed_lyapunov" not in bare[header:]
+    assert yaml.safe_load(bare) == {
+        name: {k: v for k, v in entry.items() if k != "computed_lyapunov"}
+        for name, entry in yaml.safe_load(text).items()
+    }
+
+
+def test_malformed_computed_block_names_the_problem():
+    entry = yaml.safe_load(_bench_script().CATALOG.read_text("utf-8"))["rossler"]
+    entry["computed_lyapunov"]["exponents"] = [0.07, 0.0]
+    with pytest.raises(ValueError, match="'rossler': computed_lyapunov lists need 3 values"):
+        SystemSpec.from_entry("rossler", entry)
+    del entry["computed_lyapunov"]["seed"]
+    with pytest.raises(ValueError, match="computed_lyapunov needs exactly the fields"):
+        SystemSpec.from_entry("rossler", entry)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dynlearn import TrainingDiverged
-from dynlearn.data import GenerationSpec, WindowDataset, generate_ode_store
+from dynlearn.data import GenerationSpec, WindowDataset, generate_store
 from dynlearn.models import make_model
 from dynlearn.systems import make_system
 from dynlearn.train import TrainerConfig, fit, load_checkpoint
@@ -17,7 +17,7 @@ EPOCH = CONFIG.batches_per_epoch
 def train_data(tmp_path_factory):
     path = tmp_path_factory.mktemp("loop") / "lorenz.zarr"
     spec = GenerationSpec(n_train=2, n_val=0, n_test=0, n_steps=300, chunk_steps=300, transient_time=2.0)
-    generate_ode_store(path, make_system("lorenz63"), spec, config_hash="loop")
+    generate_store(path, make_system("lorenz63"), spec, config_hash="loop")
     return WindowDataset(path, "train", CONFIG.seq_len + 1)
 
 

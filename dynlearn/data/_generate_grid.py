@@ -1,0 +1,149 @@
+"""Simulate the synthetic river basin into a grid store, chunk of days by chunk, resumable."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+import zarr
+
+from .._errors import ConfigError, DataError
+from ._datasheet import write_datasheet
+from ._schema import COMPLETE, MARKER, MASK, SCHEMA_VERSION, SPLIT, SPLITS, TIME
+from ._store import atomic_directory, read_progress, write_progress
+
+_RESUME = "_resume_state"  # a group: one (2, ...) array per state variable, slots ping-pong
+_FORCING = ("precipitation", "evapotranspiration")
+_GRID = ("lat", "lon")
+START_DATE = "2000-01-01"
+
+
+def generate_grid_store(path: Path, river, spec, *, config_hash: str, progress: bool = False) -> Path:
+    """Simulate `river` (a `RiverSystem`) into ``discharge(time, lat, lon)`` + forcing + static maps.
+
+    The store is one series split by contiguous periods in the proportions
+    n_train : n_val : n_test; ``transient_time`` days of spin-up are simulated and dropped
+    (soil and channels start empty-ish). Each chunk of ``chunk_steps`` days draws its weather
+    from its own generator, seeded by (seed, chunk), and starts from the float64 state the
+    previous chunk left, stored in the store; so a killed run resumes bit for bit.
+    """
+    from ._generate import check_reusable
+
+    if spec.save_every != 1:
+        raise ConfigError("the river basin is stored daily; set data.save_every=1")
+    if path.exists():
+        check_reusable(path, config_hash)
+        if read_progress(path).get(COMPLETE):
+            return path
+    started, fresh = time.perf_counter(), not path.exists()
+    basin = river.basin(spec.seed)
+    if fresh:
+        _create_template(path, river, basin, spec, config_hash)
+    group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    done = read_progress(path)["chunks_done"]
+    if done == -1:
+        state = basin.initial_state(1, day_of_year=float(pd.Timestamp(START_DATE).day_of_year - 1))
+        days = int(round(spec.transient_time))
+        if days:
+            _, state = basin.simulate(state, days, _chunk_generator(spec.seed, -1))
+        _save_state(group, state, slot=0)
+        write_progress(path, chunks_done=0)
+        done = 0
+    n_chunks = -(-spec.n_steps // spec.chunk_steps)
+    state = _load_state(group, slot=done % 2)
+    mask = basin.mask.numpy()
+    chunks = range(done, n_chunks)
+    if progress:
+        from tqdm import tqdm
+
+        chunks = tqdm(chunks, desc=f"generate {path.name}", unit="chunk", initial=done, total=n_chunks)
+    for k in chunks:
+        start = k * spec.chunk_steps
+        length = min(spec.chunk_steps, spec.n_steps - start)
+        outputs, state = basin.simulate(state, length, _chunk_generator(spec.seed, k))
+        group["discharge"][start:start + length] = np.where(mask, outputs["discharge"][0].numpy(), np.nan)
+        for name in _FORCING:
+            group[name][start:start + length] = outputs[name][0].numpy()
+        _save_state(group, state, slot=(k + 1) % 2)  # the slot progress does not point at
+        write_progress(path, chunks_done=k + 1)
+    _finish(path, group, mask)
+    write_datasheet(path, river, seconds=time.perf_counter() - started if fresh else None)
+    return path
+
+
+def _chunk_generator(seed: int, chunk: int) -> torch.Generator:
+    """An independent stream per (seed, chunk); chunk -1 is the spin-up."""
+    entropy = np.random.SeedSequence([seed, chunk + 1]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(entropy[0]) << 32 | int(entropy[1]))
+
+
+def _save_state(group: zarr.Group, state: dict, slot: int) -> None:
+    for name, value in state.items():
+        group[_RESUME][name][slot] = value.numpy()
+
+
+def _load_state(group: zarr.Group, slot: int) -> dict:
+    resume = group[_RESUME]
+    return {name: torch.from_numpy(np.asarray(resume[name][slot])) for name in resume.array_keys()}
+
+
+def _create_template(path: Path, river, basin, spec, config_hash: str) -> None:
+    from .. import __version__
+
+    n = spec.n_steps
+    days = pd.date_range(START_DATE, periods=n, freq="D").values
+    weights = np.array([spec.n_train, spec.n_val, spec.n_test], dtype=float)
+    bounds = np.floor(np.cumsum(weights / weights.sum())[:2] * n + 0.5).astype(int)
+    split = np.searchsorted(bounds, np.arange(n), side="right").astype(np.int8)
+    statics = xr.Dataset(
+        {MASK: (_GRID, basin.mask.numpy(), {"long_name": "river cells (upstream area above threshold)"}),
+         "upstream_area": (_GRID, basin.upstream_area_km2.numpy(), {"units": "km2"}),
+         "elevation": (_GRID, basin.elevation.numpy(), {"units": "m", "long_name": "elevation (pits filled)"})},
+        coords={TIME: (TIME, days), "lat": ("lat", basin.lat.numpy(), {"units": "degrees_north"}),
+                "lon": ("lon", basin.lon.numpy(), {"units": "degrees_east"}),
+                SPLIT: (TIME, split, {"flag_values": [0, 1, 2], "flag_meanings": " ".join(SPLITS)})},
+    )
+    attrs = {
+        MARKER: True, "schema_version": SCHEMA_VERSION, "kind": "grid", "system": river.name,
+        "params": dict(river.params), "state_names": ["discharge"], "dt": 1.0, "dt_units": "days",
+        "dt_simulated": 1.0, "solver": river.default_solver, "seed": spec.seed,
+        "generation": dataclasses.asdict(spec), "system_description": river.to_dict(),
+        "basin": basin.to_dict(), "config_hash": config_hash, "dynlearn_version": __version__,
+        "units": "m3 s-1",
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "lyapunov_time": None, COMPLETE: False,
+    }
+    ny, nx = river.state_shape
+    with atomic_directory(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr: consolidated metadata is not in the v3 spec yet
+        statics.to_zarr(str(tmp), mode="w-", zarr_format=3, consolidated=False)
+        group = zarr.open_group(str(tmp), mode="r+", use_consolidated=False)
+        group.attrs.update(attrs)
+        units = river.to_dict()["units"]
+        for name in ("discharge", *_FORCING):
+            group.create_array(name, shape=(n, ny, nx), chunks=(spec.chunk_steps, ny, nx), dtype="f8",
+                               fill_value=np.nan, dimension_names=(TIME, *_GRID),
+                               attributes={"units": units[name], "coordinates": SPLIT})
+        resume = group.create_group(_RESUME)
+        for name, value in basin.initial_state(1).items():
+            resume.create_array(name, shape=(2, *value.shape), dtype="f8", fill_value=np.nan)
+        group.attrs["progress"] = {"chunks_done": -1}
+
+
+def _finish(path: Path, group: zarr.Group, mask: np.ndarray) -> None:
+    from ._store import finalize_store
+
+    train = np.flatnonzero(group[SPLIT][:] == 0)
+    discharge = group["discharge"][train[0]:train[-1] + 1][:, mask]  # river cells, train period
+    if not np.isfinite(discharge).all() or (discharge < 0).any():
+        raise DataError(f"river simulation into {path} produced negative or non-finite discharge; "
+                        "check the river config, delete the store and rerun")
+    finalize_store(path, {"norm_mean": [float(discharge.mean())], "norm_std": [float(discharge.std())]},
+                   drop=[_RESUME])

@@ -1,0 +1,129 @@
+"""Checks on ingested data, block by block: NaN rules, coordinates, dtypes, train statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._errors import DataError
+
+ENSEMBLES = ("ode", "field1d", "field2d")  # kinds split by trajectory, with no mask
+
+
+class BlockChecks:
+    """NaN rules and train statistics, accumulated block by block (Chan's parallel variance).
+
+    Args:
+        source: the `Source` being written (its kind, shape and file mask).
+        train: boolean (n,) along the split dim, true on the train split.
+    """
+
+    def __init__(self, source, train: np.ndarray) -> None:
+        self.source, self.train = source, train
+        width = source.shape[-1] if source.kind == "ode" else 1  # ode: per dimension; else one value
+        self.count, self.mean, self.m2 = np.zeros(width), np.zeros(width), np.zeros(width)
+        self.all_finite = self.any_finite = None  # grids without a mask variable
+        self.finite_parts: list[np.ndarray] = []  # stations: where observed
+
+    def add(self, block: np.ndarray, start: int) -> None:
+        kind, finite = self.source.kind, np.isfinite(block)
+        if kind in ENSEMBLES:
+            if not finite.all():
+                where = start + int(np.argwhere(~finite)[0][0])
+                raise DataError(f"the source has NaN/Inf in trajectory {where}; trajectory ensembles have no mask: "
+                                "drop or fill those trajectories and ingest again")
+            self._moments(block[self.train[start:start + len(block)]], None)
+        elif kind == "grid":
+            time_train = self.train[start:start + len(block)]
+            if self.source.mask is not None:
+                bad = ~finite & self.source.mask
+                if bad.any():
+                    t, i, j = np.argwhere(bad)[0]
+                    raise DataError(f"NaN/Inf at time step {start + t}, cell ({i}, {j}) where the mask variable "
+                                    "says river; fix the data or the mask and ingest again")
+                valid = finite & self.source.mask
+            else:
+                valid = finite
+                all_f, any_f = finite.all(axis=0), finite.any(axis=0)
+                self.all_finite = all_f if self.all_finite is None else self.all_finite & all_f
+                self.any_finite = any_f if self.any_finite is None else self.any_finite | any_f
+            self._moments(block[time_train], valid[time_train])
+        else:  # stations: split along time, blocks along stations
+            self.finite_parts.append(finite)
+            self._moments(block[:, self.train], finite[:, self.train])
+
+    def _moments(self, values: np.ndarray, valid: np.ndarray | None) -> None:
+        width = len(self.mean)
+        x = values.reshape(-1, width).astype(np.float64)
+        ok = np.ones_like(x, dtype=bool) if valid is None else valid.reshape(-1, width)
+        n = ok.sum(axis=0).astype(np.float64)
+        if not n.any():
+            return
+        mean = np.where(ok, x, 0.0).sum(axis=0) / np.maximum(n, 1)
+        m2 = (np.where(ok, x - mean, 0.0) ** 2).sum(axis=0)
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean = self.mean + delta * n / np.maximum(total, 1)
+        self.m2 = self.m2 + m2 + delta**2 * self.count * n / np.maximum(total, 1)
+        self.count = total
+
+    def mask(self) -> np.ndarray | None:
+        if self.source.kind == "grid":
+            if self.source.mask is not None:
+                return np.asarray(self.source.mask, dtype=bool)
+            gaps = self.any_finite & ~self.all_finite
+            if gaps.any():
+                i, j = np.argwhere(gaps)[0]
+                raise DataError(f"cell ({i}, {j}) is NaN at some times only (gaps in the record); fill the gaps, "
+                                "or add a mask(lat, lon) variable to the file, and ingest again")
+            if not self.all_finite.any():
+                raise DataError("every grid cell has NaN at some time; there is no river cell to learn from")
+            return self.all_finite
+        if self.source.kind == "stations":
+            finite = np.concatenate(self.finite_parts, axis=0)
+            return None if finite.all() else finite
+        return None
+
+    def stats(self) -> dict:
+        if not self.count.all():
+            raise DataError("the train split has no finite values; change ingest.split or the data")
+        return {"norm_mean": self.mean.tolist(), "norm_std": np.sqrt(self.m2 / self.count).tolist()}
+
+
+def check_time(time: np.ndarray, where: str) -> np.ndarray:
+    """The time coordinate, refused unless strictly increasing."""
+    time = np.asarray(time)
+    if time.ndim != 1:
+        raise DataError(f"{where} has a {time.ndim}-D time coordinate; a 1-D one is needed")
+    if time.size > 1 and not np.all(time[1:] > time[:-1]):
+        first = int(np.argmax(~(time[1:] > time[:-1])))
+        raise DataError(f"{where} has a time coordinate that does not increase (at step {first + 1}); "
+                        "sort or deduplicate the times and ingest again")
+    return time
+
+
+def time_step(time: np.ndarray) -> tuple[float | None, str | None]:
+    """The median step of a time coordinate, and its units (days for datetimes)."""
+    if time.size < 2:
+        return None, None
+    steps = np.diff(time)
+    if np.issubdtype(time.dtype, np.datetime64):
+        return float(np.median(steps / np.timedelta64(1, "s"))) / 86400.0, "days"
+    return float(np.median(steps)), None
+
+
+def check_length(name: str, values: np.ndarray, size: int, where: str) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim != 1 or values.size != size:
+        raise DataError(f"{where}: coordinate {name} has shape {values.shape} but the data have {size} points "
+                        f"along it; fix the file")
+    return values
+
+
+def float_dtype(dtype, where: str) -> np.dtype:
+    """float32 and float64 stay as they are; float16 becomes float32, integers float64."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
+    if dtype.kind in "iu":
+        return np.dtype(np.float64)
+    raise DataError(f"{where} has dtype {dtype}, which is not a real number type; store floats or integers")

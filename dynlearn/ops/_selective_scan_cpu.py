@@ -1,0 +1,135 @@
+"""The fused CPU kernel of `selective_scan`: a C++ extension built on first use.
+
+`csrc/selective_scan_cpu.cpp` runs each (batch row, channel) as a sequential scan with its
+N-state in a small buffer (vectorised over N, parallel over B·D with `at::parallel_for`) and
+never forms a (B, D, L, N) tensor: the forward saves the state at the start of every `CHUNK`
+steps, the hand-written backward recomputes one chunk at a time and runs the adjoint backwards.
+The extension is compiled by `torch.utils.cpp_extension.load` (g++ and ninja) into torch's
+extension cache (``TORCH_EXTENSIONS_DIR`` if set, else ``~/.cache/torch_extensions``); `status`
+says why it is unavailable when it cannot build, and `selective_scan` then runs its chunked
+PyTorch path. ``python -m dynlearn.ops._selective_scan_cpu --build`` builds it ahead of time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from types import ModuleType
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+CHUNK = 64  # steps between saved states: memory B·D·N·L/64, recompute buffer (65, N) per task
+GROUP = 32  # channels per dB/dC partial: B·(D/32)·L·N floats each, independent of threads
+SOURCE = Path(__file__).parent / "csrc" / "selective_scan_cpu.cpp"
+
+
+def _cpu_flags() -> list[str]:
+    """AVX2 + FMA when this CPU has them; the extension's name records the choice."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split() for line in info.splitlines() if line.startswith("flags")), [])
+    return ["-mavx2", "-mfma"] if {"avx2", "fma"} <= set(flags) else []
+
+
+@functools.cache
+def _load() -> ModuleType:
+    """Compile (or load from the cache) and import the extension; raises if it cannot."""
+    compiler = shutil.which("c++") or shutil.which("g++")
+    if compiler is None:
+        raise RuntimeError("no C++ compiler on PATH (apt-get install g++)")
+    from torch.utils.cpp_extension import load
+
+    arch = _cpu_flags()
+    return load(
+        name="dynlearn_selective_scan_cpu" + ("_avx2" if arch else ""),
+        sources=[str(SOURCE)],
+        extra_cflags=["-O3", "-fopenmp", *arch],
+        extra_ldflags=["-fopenmp"],
+        verbose=False,
+    )
+
+
+@functools.cache
+def status() -> str | None:
+    """None when the fused kernel is loaded (building it if needed), else why not (one line)."""
+    try:
+        _load()
+    except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return f"the fused CPU selective scan did not build ({first}); running the chunked path"
+    return None
+
+
+def supports(*tensors: Tensor | None) -> bool:
+    """Whether the fused kernel takes these inputs: CPU, float32 or float64, all one dtype."""
+    present = [t for t in tensors if t is not None]
+    dtypes = {t.dtype for t in present}
+    return (
+        len(dtypes) == 1
+        and dtypes <= {torch.float32, torch.float64}
+        and all(t.device.type == "cpu" for t in present)
+    )
+
+
+class SelectiveScanCpuFn(torch.autograd.Function):
+    """Autograd wrapper: fused forward (chunk-start states saved), fused recompute-backward."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, Bt, Ct, D, z, delta_bias, delta_softplus):
+        y, last, chk = _load().forward(u, delta, A, Bt, Ct, D, z, delta_bias, delta_softplus, CHUNK)
+        ctx.save_for_backward(u, delta, A, Bt, Ct, D, z, delta_bias, chk)
+        ctx.delta_softplus = delta_softplus
+        return y, last
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy, dlast):
+        u, delta, A, Bt, Ct, D, z, delta_bias, chk = ctx.saved_tensors
+        dy = torch.zeros_like(u) if dy is None else dy.contiguous()
+        dlast = torch.zeros(chk.shape[0], chk.shape[1], chk.shape[3], dtype=u.dtype) if (
+            dlast is None) else dlast.contiguous()  # fmt: skip
+        du, ddelta, dz, dA, dB, dC, dD, dbias = _load().backward(
+            u, delta, A, Bt, Ct, D, z, delta_bias, ctx.delta_softplus, chk, dy, dlast, CHUNK, GROUP
+        )  # fmt: skip
+        return (
+            du, ddelta, dA.sum(0), dB.sum(1), dC.sum(1),
+            dD.sum(0) if D is not None else None, dz if z is not None else None,
+            dbias.sum(0) if delta_bias is not None else None, None,
+        )  # fmt: skip
+
+
+def selective_scan_cpu(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state):
+    """`selective_scan` on the fused kernel; arguments as there (CPU, float32 or float64)."""
+    # B and C go time-major (B, L, N), so one step's N values are contiguous; N is padded with
+    # zeros to a multiple of 8 for the kernel's vectors (padded states stay 0, grads are cut off).
+    N = A.shape[-1]
+    pad = (0, -N % 8)
+    Bt, Ct = (F.pad(x.transpose(1, 2), pad).contiguous() for x in (B, C))
+    u, delta, A = u.contiguous(), delta.contiguous(), F.pad(A, pad).contiguous()
+    D, z, delta_bias = (x.contiguous() if x is not None else None for x in (D, z, delta_bias))
+    y, last = SelectiveScanCpuFn.apply(u, delta, A, Bt, Ct, D, z, delta_bias, bool(delta_softplus))
+    return (y, last[..., :N]) if return_last_state else y
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Build the fused CPU selective scan.")
+    parser.add_argument("--build", action="store_true", help="compile it into the cache now")
+    if not parser.parse_args().build:
+        parser.error("nothing to do: pass --build")
+    start = time.perf_counter()
+    reason = status()
+    if reason is not None:
+        raise SystemExit(reason)
+    print(f"fused CPU selective scan ready ({time.perf_counter() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
