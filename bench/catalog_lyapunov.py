@@ -10,7 +10,7 @@ catalogue has one. Lorenz-96 is run at its catalogue size (n = 40), full spectru
 λ1..λ3 are shown.
 
 With --acceptance S1 S2 ... it instead screens 32 log-normal parameter draws per system and
-spread (`dynlearn.systems._sampling.screen_systems`, one batch each) and prints the acceptance
+spread (`dynlearn.systems.screen_systems`, one batch each) and prints the acceptance
 rates.
 
 Without --time, each system gets the averaging time of `averaging_time`. With
@@ -31,7 +31,7 @@ import torch
 import dynlearn
 from dynlearn.metrics import LyapunovResult, system_lyapunov_spectrum
 from dynlearn.systems import list_systems, make_system
-from dynlearn.systems._sampling import screen_systems
+from dynlearn.systems._screening import screen_systems
 
 CATALOG = Path(dynlearn.__file__).parent / "systems" / "catalog.yaml"
 BEGIN = "  # >>> computed_lyapunov: written by bench/catalog_lyapunov.py --write-catalog\n"

@@ -44,6 +44,7 @@ def _render(store: Path, ds: xr.Dataset, system, seconds: float | None) -> str:
     size = sum(f.stat().st_size for f in store.rglob("*") if f.is_file())
     raw = sum(v.nbytes for v in ds.data_vars.values())
     description = attrs.get("system_description", {})
+    unit = attrs.get("dt_units", "time units")
     lines = [
         f"# {store.name.removesuffix('.zarr')}: {attrs['system']} ({attrs['kind']})",
         "",
@@ -67,9 +68,9 @@ def _render(store: Path, ds: xr.Dataset, system, seconds: float | None) -> str:
         f"- solver: {attrs['solver']}, float64, batched over trajectories",
         f"- dt simulated: {attrs['dt_simulated']:g}; dt stored: {attrs['dt']:g} "
         f"(every {generation.get('save_every', 1)} steps)",
-        f"- transient discarded: {generation.get('transient_time', 0):g} time units after the initial-condition "
-        f"sampler (seed {attrs['seed']})",
-        f"- Lyapunov time: {_fmt(attrs.get('lyapunov_time'))} time units",
+        f"- transient discarded: {generation.get('transient_time', 0):g} {unit} after the initial-condition "
+        f"sampler{_sampler_transient(description, unit)} (seed {attrs['seed']})",
+        f"- Lyapunov time: {_fmt(attrs.get('lyapunov_time'))} {unit}",
         "",
         "## Domain and layout",
         "",
@@ -106,6 +107,12 @@ def _cost(seconds, data, attrs, generation) -> str:
         return f"{seconds:.1f} s wall ({data.shape[0] / max(seconds, 1e-9):,.0f} simulated days/s)"
     steps = data.shape[0] * data.shape[1] * generation.get("save_every", 1)
     return f"{seconds:.1f} s wall ({steps / max(seconds, 1e-9):,.0f} trajectory-steps/s)"
+
+
+def _sampler_transient(description: dict, unit: str) -> str:
+    """The sampler's own spin-up, when the system integrates one (KS, NS, the catalogue ODEs)."""
+    spin_up = description.get("transient_time")
+    return f", which itself integrates {spin_up:g} {unit} onto the attractor" if spin_up else ""
 
 
 def _when(value: xr.DataArray) -> str:

@@ -19,6 +19,7 @@ from ._store import (
     create_store_atomically,
     finalize_store,
     read_progress,
+    remaining_chunks,
     write_progress,
 )
 
@@ -112,23 +113,20 @@ def generate_store(
         check_reusable(path, config_hash)
         if read_progress(path).get(COMPLETE):
             return path
+    started = time.perf_counter()
     if not path.exists():
         _create_template(path, system, spec, config_hash, dt_sim)
-
-    started = time.perf_counter()
     step = _flat(make_system_step(system, dt_sim, method=spec.solver), system.state_shape)
     group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-    n_chunks = -(-spec.n_steps // spec.chunk_steps)
     done = read_progress(path)["chunks_done"]
-    if done < n_chunks:
-        _simulate_remaining(path, group, system, spec, step, dt_sim, done, n_chunks, progress)
+    _simulate_remaining(path, group, system, spec, step, dt_sim, done, progress)
     _finish(path, group, system.kind)
     # A resumed run's time covers only its own part, so its sheet gives no cost.
     write_datasheet(path, system, seconds=time.perf_counter() - started if done == -1 else None)
     return path
 
 
-def _simulate_remaining(path, group, system, spec, step, dt_sim, done, n_chunks, progress) -> None:
+def _simulate_remaining(path, group, system, spec, step, dt_sim, done, progress) -> None:
     array, resume = group[LAYOUTS[system.kind].variable], group[_RESUME]
     n, shape = spec.n_traj, system.state_shape
     if done == -1:
@@ -136,14 +134,7 @@ def _simulate_remaining(path, group, system, spec, step, dt_sim, done, n_chunks,
         write_progress(path, chunks_done=0)
         done = 0
     x = torch.from_numpy(resume[done % 2]).reshape(n, -1)  # states flattened for `rollout`
-    chunks = range(done, n_chunks)
-    if progress:
-        from tqdm import tqdm
-
-        chunks = tqdm(chunks, desc=f"generate {path.name}", unit="chunk", initial=done, total=n_chunks)
-    for k in chunks:
-        start = k * spec.chunk_steps
-        length = min(spec.chunk_steps, spec.n_steps - start)
+    for k, start, length in remaining_chunks(path, done, spec.n_steps, spec.chunk_steps, progress=progress):
         block, x = _simulate_chunk(step, x, length, spec.save_every)
         array[:, start:start + length] = block.reshape(n, length, *shape)
         # The state goes into the slot the progress record does not point at, so a kill between

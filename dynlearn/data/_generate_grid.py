@@ -17,7 +17,7 @@ import zarr
 from .._errors import ConfigError, DataError
 from ._datasheet import write_datasheet
 from ._schema import COMPLETE, MARKER, MASK, SCHEMA_VERSION, SPLIT, SPLITS, TIME
-from ._store import atomic_directory, read_progress, write_progress
+from ._store import atomic_directory, read_progress, remaining_chunks, write_progress
 
 _RESUME = "_resume_state"  # a group: one (2, ...) array per state variable, slots ping-pong
 _FORCING = ("precipitation", "evapotranspiration")
@@ -56,17 +56,9 @@ def generate_grid_store(path: Path, river, spec, *, config_hash: str, progress: 
         _save_state(group, state, slot=0)
         write_progress(path, chunks_done=0)
         done = 0
-    n_chunks = -(-spec.n_steps // spec.chunk_steps)
     state = _load_state(group, slot=done % 2)
     mask = basin.mask.numpy()
-    chunks = range(done, n_chunks)
-    if progress:
-        from tqdm import tqdm
-
-        chunks = tqdm(chunks, desc=f"generate {path.name}", unit="chunk", initial=done, total=n_chunks)
-    for k in chunks:
-        start = k * spec.chunk_steps
-        length = min(spec.chunk_steps, spec.n_steps - start)
+    for k, start, length in remaining_chunks(path, done, spec.n_steps, spec.chunk_steps, progress=progress):
         outputs, state = basin.simulate(state, length, _chunk_generator(spec.seed, k))
         group["discharge"][start:start + length] = np.where(mask, outputs["discharge"][0].numpy(), np.nan)
         for name in _FORCING:

@@ -78,3 +78,15 @@ def finalize_store(path: Path, attrs: dict, drop: list[str] = ()) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr warns that v3 consolidation is not in the spec yet
         zarr.consolidate_metadata(str(path))
+
+
+def remaining_chunks(path: Path, done: int, n_steps: int, chunk_steps: int, *, progress: bool):
+    """(chunk index, first step, length) of the chunks still to write, with a progress bar if asked."""
+    n_chunks = -(-n_steps // chunk_steps)
+    chunks = range(done, n_chunks)
+    if progress:
+        from tqdm import tqdm
+
+        chunks = tqdm(chunks, desc=f"generate {path.name}", unit="chunk", initial=done, total=n_chunks)
+    for k in chunks:
+        yield k, k * chunk_steps, min(chunk_steps, n_steps - k * chunk_steps)

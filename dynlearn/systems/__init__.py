@@ -8,11 +8,14 @@ from dynlearn.systems._observation_noise import add_observation_noise
 from dynlearn.systems._registry import FIELD_SYSTEMS, make_system
 from dynlearn.systems._ode import ODESystem
 from dynlearn.systems._sde import SDESystem, make_sde, simulate_sde
-from dynlearn.systems._spec import SystemSpec
+from dynlearn.systems._sampling import sample_systems
+from dynlearn.systems._screening import Screening, screen_systems
+from dynlearn.systems._spec import ComputedLyapunov, SystemSpec
 from dynlearn.systems.river import RiverBasin, RiverConfig, RiverSystem, simulate_river_dataset
 
 __all__ = [
     "AbstractSystem",
+    "ComputedLyapunov",
     "FIELD_SYSTEMS",
     "KuramotoSivashinsky",
     "NavierStokes2D",
@@ -21,12 +24,15 @@ __all__ = [
     "RiverConfig",
     "RiverSystem",
     "SDESystem",
+    "Screening",
     "SystemSpec",
     "add_observation_noise",
     "list_systems",
     "load_catalog",
     "make_sde",
     "make_system",
+    "sample_systems",
+    "screen_systems",
     "simulate_river_dataset",
     "simulate_sde",
 ]

@@ -147,8 +147,9 @@ def test_stored_spectrum_sums_to_a_constant_divergence(name, generator):
 @pytest.mark.parametrize("name", ALL_SYSTEMS)
 def test_stored_spectrum_agrees_with_a_fresh_computation(name):
     """A fresh T = 100 run (other seed) lies within 4 combined stderr + 1/T of each stored
-    exponent (1/T: the finite-time bias of the shorter run), and its Σλ equals the mean
-    divergence along its own orbits, which the stored Σλ must match too."""
+    exponent (1/T: the finite-time bias of the shorter run); and the stored Σλ matches the
+    fresh Σλ (the mean divergence along the fresh orbits, by the identity tested above)
+    within 4 of their combined standard errors."""
     system = make_system(name)
     stored = load_catalog()[name].computed_lyapunov
     fresh = system_lyapunov_spectrum(
@@ -158,17 +159,17 @@ def test_stored_spectrum_agrees_with_a_fresh_computation(name):
     se = torch.hypot(fresh.stderr, torch.tensor(stored.stderr))
     gap = (fresh.exponents - torch.tensor(stored.exponents)).abs()
     assert (gap <= 4 * se + 1 / 100.0).all(), (gap - 4 * se).max()
-    spread = fresh.per_ic.sum(-1).std().item() / 4 + sum(stored.stderr)
+    spread = fresh.per_ic.sum(-1).std().item() / 4 + sum(stored.stderr)  # √16 = 4
     total = fresh.exponents.sum().item()
     assert sum(stored.exponents) == pytest.approx(total, abs=4 * spread + 1e-3)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("time", "n_ics"), [(200.0, 64), (1000.0, 16)])
+@pytest.mark.parametrize(("time", "n_ics"), [(200.0, 64), (1000.0, 64)])
 def test_rossler_leading_exponent(time, n_ics):
-    """λ1 = 0.0714 (Sprott) within 3 %. At T = 200 the spread over 16 orbits (stderr ≈ 3 %)
-    is as large as the tolerance, hence 64. Lorenz-63 at T = 200 and 1000 is checked in
-    tests/metrics/test_lyapunov.py."""
+    """λ1 = 0.0714 (Sprott) within 3 % (measured: 0.0709 ± 0.0013 at T = 200, 0.0719 ± 0.0006
+    at T = 1000). Over 16 orbits the stderr (3 % at T = 200, 2 % at T = 1000) is as large as
+    the tolerance, hence 64. Lorenz-63 at T = 200 and 1000: tests/metrics/test_lyapunov.py."""
     result = system_lyapunov_spectrum(
         make_system("rossler"), n_ics, time, generator=torch.Generator().manual_seed(0),
         transient_time=100.0, qr_every=5, n_exponents=1,

@@ -11,7 +11,8 @@ import torch
 from dynlearn._errors import ConfigError
 from dynlearn.metrics import system_lyapunov_spectrum
 from dynlearn.systems import list_systems, make_system
-from dynlearn.systems._sampling import _batched_field, sample_systems, screen_systems
+from dynlearn.systems._sampling import sample_systems
+from dynlearn.systems._screening import _batched_field, screen_systems
 
 pytestmark = pytest.mark.usefixtures("float64")
 
