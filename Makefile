@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The fused CPU selective scan (C++, about 45 s); without a compiler the ops fall back to
+	# their chunked PyTorch path, so a failed build does not stop setup.
+	-$(BIN)/python -m dynlearn.ops._selective_scan_cpu --build
 	touch $(STAMP)
 
 run: setup

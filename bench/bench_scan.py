@@ -1,15 +1,17 @@
 """CPU scan ops: the fused kernel and the chunked path against the sequential reference.
 
-Forward + backward. selective_scan at B = 2, D = 256, N = 16, L = 2048 (fp32, with D, z, delta_bias, softplus),
-linear_scan complex64 at (2, 2048, 1024) (as many state elements per step as the selective scan)
-and at (4, 16384, 16) (narrow and long), each timed in one process with one thread (best of
-`--repeats`), printed with their ratio. The selective scan is timed three ways: "fused" (the C++
-kernel, what backend="torch" runs; built first, the build not timed), "chunked" (the PyTorch
-path, forced by making the fused kernel's status say no) and the reference. Saved-tensor bytes (what autograd keeps between forward
-and backward, summed by a `saved_tensors_hooks` pack hook) are printed for both. Peak memory is measured separately, one fresh subprocess
-per variant: the growth of the process's peak RSS (``VmHWM`` in /proc/self/status) from just
-before to just after one forward + backward, inputs already allocated. (``ru_maxrss`` would not
-do: after fork + exec a child inherits its parent's peak.)
+Forward + backward. selective_scan at B = 2, D = 256, N = 16, L = 2048 (fp32, with D, z,
+delta_bias, softplus), linear_scan complex64 at (2, 2048, 1024) (as many state elements per step
+as the selective scan) and at (4, 16384, 16) (narrow and long), each timed in one process with
+one thread (best of `--repeats`; the reference once), printed with their ratio. The selective
+scan runs three ways: "fused" (the C++ kernel that backend="torch" runs; built before any timing),
+"chunked" (the PyTorch path, forced by making the kernel's `status` say no) and the reference.
+Saved-tensor bytes (what autograd keeps between forward and backward, summed by a
+`saved_tensors_hooks` pack hook) are printed for each. Peak memory is measured separately, one
+fresh subprocess per variant: the growth of the process's peak RSS (``VmHWM`` in
+/proc/self/status) from just before to just after one forward + backward, inputs already
+allocated (and the extension loaded). (``ru_maxrss`` would not do: after fork + exec a child
+inherits its parent's peak.)
 
 Run from the repository root:
     .venv/bin/python bench/bench_scan.py

@@ -106,7 +106,8 @@ def _cost(seconds, data, attrs, generation) -> str:
     if attrs["kind"] == "grid":  # one series of grid days
         return f"{seconds:.1f} s wall ({data.shape[0] / max(seconds, 1e-9):,.0f} simulated days/s)"
     steps = data.shape[0] * data.shape[1] * generation.get("save_every", 1)
-    return f"{seconds:.1f} s wall ({steps / max(seconds, 1e-9):,.0f} trajectory-steps/s)"
+    return (f"{seconds:.1f} s wall, transients included ({steps / max(seconds, 1e-9):,.0f} stored-run "
+            "trajectory-steps/s)")
 
 
 def _sampler_transient(description: dict, unit: str) -> str:

@@ -17,7 +17,7 @@ import zarr
 from .._errors import ConfigError, DataError
 from ._datasheet import write_datasheet
 from ._schema import COMPLETE, MARKER, MASK, SCHEMA_VERSION, SPLIT, SPLITS, TIME
-from ._store import atomic_directory, read_progress, remaining_chunks, write_progress
+from ._store import PROGRESS, atomic_directory, read_progress, remaining_chunks, write_progress
 
 _RESUME = "_resume_state"  # a group: one (2, ...) array per state variable, slots ping-pong
 _FORCING = ("precipitation", "evapotranspiration")
@@ -49,8 +49,10 @@ def generate_grid_store(path: Path, river, spec, *, config_hash: str, progress: 
     group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
     done = read_progress(path)["chunks_done"]
     if done == -1:
-        state = basin.initial_state(1, day_of_year=float(pd.Timestamp(START_DATE).day_of_year - 1))
         days = int(round(spec.transient_time))
+        # The spin-up ends where the stored series starts (1 January), so seasons match dates.
+        start_day = float(pd.Timestamp(START_DATE).day_of_year - 1 - days)
+        state = basin.initial_state(1, day_of_year=start_day)
         if days:
             _, state = basin.simulate(state, days, _chunk_generator(spec.seed, -1))
         _save_state(group, state, slot=0)
@@ -126,7 +128,7 @@ def _create_template(path: Path, river, basin, spec, config_hash: str) -> None:
         resume = group.create_group(_RESUME)
         for name, value in basin.initial_state(1).items():
             resume.create_array(name, shape=(2, *value.shape), dtype="f8", fill_value=np.nan)
-        group.attrs["progress"] = {"chunks_done": -1}
+        group.attrs[PROGRESS] = {"chunks_done": -1}
 
 
 def _finish(path: Path, group: zarr.Group, mask: np.ndarray) -> None:

@@ -20,7 +20,7 @@ import zarr
 
 from ._schema import COMPLETE
 
-_PROGRESS = "progress"
+PROGRESS = "progress"
 
 
 @contextlib.contextmanager
@@ -44,19 +44,19 @@ def create_store_atomically(path: Path, build: Callable[[zarr.Group], None]) -> 
     with atomic_directory(path) as tmp:
         group = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
         build(group)
-        group.attrs[_PROGRESS] = {"chunks_done": -1}
+        group.attrs[PROGRESS] = {"chunks_done": -1}
 
 
 def read_progress(path: Path) -> dict:
     """``{"chunks_done": k, "complete": bool}`` for a store being written (or finished)."""
     attrs = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs
-    return {"chunks_done": int(attrs.get(_PROGRESS, {}).get("chunks_done", -1)),
+    return {"chunks_done": int(attrs.get(PROGRESS, {}).get("chunks_done", -1)),
             COMPLETE: is_complete(path)}
 
 
 def write_progress(path: Path, *, chunks_done: int) -> None:
     group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-    group.attrs[_PROGRESS] = {"chunks_done": chunks_done}
+    group.attrs[PROGRESS] = {"chunks_done": chunks_done}
 
 
 def is_complete(path: Path) -> bool:

@@ -25,7 +25,6 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 from .._errors import ConfigError
-from . import _selective_scan_cpu
 from ._backend import resolve_backend
 from ._linear_scan import chunked_scan
 from ._selective_scan_ref import discretize_delta, selective_scan_ref
@@ -110,6 +109,8 @@ def selective_scan(
         return selective_scan_triton(
             u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
         )
+    from . import _selective_scan_cpu  # here, so `python -m` can run that module cleanly
+
     if _selective_scan_cpu.supports(u, delta, A, B, C, D, z, delta_bias) and (
         _selective_scan_cpu.status() is None
     ):  # the fused kernel; the chunked path below only where it cannot build (status says why)

@@ -19,6 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import final
 
 import torch
 import torch.nn.functional as F
@@ -79,6 +80,7 @@ def supports(*tensors: Tensor | None) -> bool:
     )
 
 
+@final
 class SelectiveScanCpuFn(torch.autograd.Function):
     """Autograd wrapper: fused forward (chunk-start states saved), fused recompute-backward."""
 
@@ -86,18 +88,16 @@ class SelectiveScanCpuFn(torch.autograd.Function):
     def forward(ctx, u, delta, A, Bt, Ct, D, z, delta_bias, delta_softplus):
         y, last, chk = _load().forward(u, delta, A, Bt, Ct, D, z, delta_bias, delta_softplus, CHUNK)
         ctx.save_for_backward(u, delta, A, Bt, Ct, D, z, delta_bias, chk)
-        ctx.delta_softplus = delta_softplus
+        ctx.delta_softplus, ctx.chunk = delta_softplus, CHUNK
         return y, last
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dlast):
         u, delta, A, Bt, Ct, D, z, delta_bias, chk = ctx.saved_tensors
-        dy = torch.zeros_like(u) if dy is None else dy.contiguous()
-        dlast = torch.zeros(chk.shape[0], chk.shape[1], chk.shape[3], dtype=u.dtype) if (
-            dlast is None) else dlast.contiguous()  # fmt: skip
         du, ddelta, dz, dA, dB, dC, dD, dbias = _load().backward(
-            u, delta, A, Bt, Ct, D, z, delta_bias, ctx.delta_softplus, chk, dy, dlast, CHUNK, GROUP
+            u, delta, A, Bt, Ct, D, z, delta_bias, ctx.delta_softplus, chk, dy.contiguous(),
+            dlast.contiguous(), ctx.chunk, GROUP,
         )  # fmt: skip
         return (
             du, ddelta, dA.sum(0), dB.sum(1), dC.sum(1),

@@ -27,8 +27,9 @@ def test_grid_store_is_the_basin_simulated_chunk_by_chunk(store):
     river = _river()
     basin = river.basin(SPEC.seed)
     np.testing.assert_array_equal(ds["mask"].values, basin.mask.numpy())
-    state = basin.initial_state(1)
+    state = basin.initial_state(1, day_of_year=-10.0)  # the spin-up ends on 1 January
     _, state = basin.simulate(state, 10, grid_module._chunk_generator(SPEC.seed, -1))
+    assert state["day"].item() == 0.0
     expected = []
     for k in range(3):
         out, state = basin.simulate(state, 20, grid_module._chunk_generator(SPEC.seed, k))

@@ -1,7 +1,7 @@
 """The fused CPU `selective_scan` (C++ extension) against the fp64 sequential reference.
 
-Tolerances are the issue's: |x − ref| ≤ atol + rtol·|ref| with atol = rtol·max|ref| per tensor,
-rtol 1e-5 (fp32 forward), 1e-4 (fp32 gradients), 1e-10 (fp64). D = 35 channels span two dB/dC
+Tolerances are the issue's: |x − ref| ≤ atol + rtol·|ref| with atol = rtol·max|ref| per
+tensor, rtol 1e-5 (fp32 forward), 1e-4 (fp32 gradients), 1e-10 (fp64). D = 35 channels span two dB/dC
 partial groups of 32 (the second partial); N = 5 is padded to 8 inside the kernel; L = 333 is
 not a multiple of the 64-step chunk, so the backward recomputes a ragged last chunk.
 """
@@ -53,9 +53,10 @@ def test_fused_matches_reference(case, generator, fused):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("kind", ["large-delta", "delta-to-zero", "softplus-underflow"])
 def test_fused_adversarial_steps(kind, dtype, generator, fused):
-    # large-delta: Δ = 50 (raw > 20: softplus is the identity) with A in −1..−16, so Ā = exp(ΔA)
-    # is exactly 0 and every state is the last input. delta-to-zero: Δ ~ 1e-7, Ā ≈ 1. softplus-
-    # underflow: raw ≈ −25, Δ = log1p(e^raw) ≈ 1e-11 (float's log1p must keep those digits).
+    # large-delta: Δ = 50 (raw > 20: softplus is the identity) with A in −1..−16, so
+    # Ā = exp(ΔA) is exactly 0 and every state is the last input. delta-to-zero: Δ ~ 1e-7,
+    # Ā ≈ 1. softplus-underflow: raw ≈ −25, Δ = log1p(e^raw) ≈ 1e-11 (float's log1p must keep
+    # those digits).
     inputs = make_inputs(generator, 1, 6, 4, 200, a_range=(1.0, 16.0))
     softplus = kind != "delta-to-zero"
     if kind == "large-delta":

@@ -1,8 +1,9 @@
 // Fused CPU selective scan (Mamba-1), forward and hand-written backward.
 //
 // One (batch row b, channel d) pair is a sequential scan over L with its N-state in a small
-// buffer; the loops over N run on 32-byte vectors (`Vec`, `vexp`). Nothing of size (B, D, L, N) is ever formed: the forward writes y, the last state
-// and the state at the start of every CHUNK steps; the backward walks chunks in reverse,
+// buffer; the loops over N run on 32-byte vectors (`Vec`, `vexp`). Nothing of size
+// (B, D, L, N) is ever formed: the forward writes y, the last state and the state at the start
+// of every CHUNK steps; the backward walks chunks in reverse,
 // recomputes a chunk's states and Ā from its start state into a (CHUNK + 1) x N buffer, then
 // runs the adjoint λ_t = ∂ℓ/∂h_t backwards through it. Sums over channels (dB, dC) go into
 // per-group partials (B, groups, L, N), a fixed grouping of channels that does not depend on
@@ -87,7 +88,8 @@ inline v8f vlog(v8f y) {
   m = big ? m * 0.5f : m;
   const v8f ex = __builtin_convertvector((bits >> 23) - 127 - big, v8f);  // big is -1 or 0
   const v8f sv = (m - 1.0f) / (m + 1.0f), s2 = sv * sv;
-  const v8f series = 2.0f * sv * (1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 / 9))));
+  const v8f series =
+      2.0f * sv * (1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 / 9))));
   return ex * 0.693145751953125f + (series + ex * 1.428606765330187e-06f);
 }
 
