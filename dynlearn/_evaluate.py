@@ -113,7 +113,7 @@ def metrics_table(metrics: dict) -> list[dict]:
         {"metric": "D_H", "model": fmt(metrics["d_h"]), "reference": fmt(metrics["d_h_floor"]),
          "reference_kind": "true-vs-true floor"},
         {"metric": "lyap_max", "model": fmt(metrics["lyap_max"]), "reference": fmt(metrics["lyap_max_reference"]),
-         "reference_kind": "literature"},
+         "reference_kind": "system λ1 (1 / its Lyapunov time)"},
         {"metric": "lyap_max (Rosenstein)", "model": fmt(metrics["lyap_max_generated"]),
          "reference": fmt(metrics["lyap_max_data"]), "reference_kind": "Rosenstein on true data"},
         {"metric": "VPT [Lyapunov times]", "model": fmt(metrics["vpt"]), "reference": None,
