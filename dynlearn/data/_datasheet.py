@@ -71,6 +71,7 @@ def _render(store: Path, ds: xr.Dataset, system, seconds: float | None) -> str:
         f"- transient discarded: {generation.get('transient_time', 0):g} {unit} after the initial-condition "
         f"sampler{_sampler_transient(description, unit)} (seed {attrs['seed']})",
         f"- Lyapunov time: {_fmt(attrs.get('lyapunov_time'))} {unit}",
+        f"- observation noise: {_noise(generation, attrs)}",
         "",
         "## Domain and layout",
         "",
@@ -108,6 +109,14 @@ def _cost(seconds, data, attrs, generation) -> str:
     steps = data.shape[0] * data.shape[1] * generation.get("save_every", 1)
     return (f"{seconds:.1f} s wall, transients included ({steps / max(seconds, 1e-9):,.0f} stored-run "
             "trajectory-steps/s)")
+
+
+def _noise(generation: dict, attrs: dict) -> str:
+    relative = generation.get("observation_noise") or 0.0
+    if not relative:
+        return "none (the stored states are the simulated ones)"
+    return (f"Gaussian, std {relative:g} × the first chunk's std {_fmt(attrs.get('noise_scale'))} "
+            "(the dynamics and the resume state stay clean)")
 
 
 def _sampler_transient(description: dict, unit: str) -> str:

@@ -40,6 +40,10 @@ class GenerationSpec:
         seed: seeds the initial conditions; the rest is deterministic.
         solver: the fixed-step method (see `dynlearn.solvers.make_system_step`); None picks
             the system's own (RK4 for ODEs, ETDRK4 for KS, ...).
+        observation_noise: Gaussian measurement noise added to the stored states, as a fraction
+            of each dimension's std (one std for a field), e.g. 0.05 for 5 %; the dynamics and
+            the resume state stay clean. The std is that of the first stored chunk (all
+            trajectories), kept in the store as ``noise_scale`` so a resumed run uses the same.
     """
 
     n_train: int = 16
@@ -51,6 +55,7 @@ class GenerationSpec:
     chunk_steps: int = 2_000
     seed: int = 0
     solver: str | None = None
+    observation_noise: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_steps", "save_every", "chunk_steps"):
@@ -61,6 +66,8 @@ class GenerationSpec:
                 raise ConfigError(f"data.{name} must be >= 0, got {getattr(self, name)}")
         if self.transient_time < 0:
             raise ConfigError(f"data.transient_time must be >= 0, got {self.transient_time}")
+        if not self.observation_noise >= 0:
+            raise ConfigError(f"data.observation_noise must be >= 0 (e.g. 0.05 for 5 %), got {self.observation_noise}")
 
     @property
     def n_traj(self) -> int:
@@ -133,14 +140,37 @@ def _simulate_remaining(path, group, system, spec, step, dt_sim, done, progress)
         resume[0] = _initial_states(system, spec, step, dt_sim).reshape(n, *shape).numpy()
         write_progress(path, chunks_done=0)
         done = 0
+    noise_scale = read_progress(path).get("noise_scale")
     x = torch.from_numpy(resume[done % 2]).reshape(n, -1)  # states flattened for `rollout`
     for k, start, length in remaining_chunks(path, done, spec.n_steps, spec.chunk_steps, progress=progress):
         block, x = _simulate_chunk(step, x, length, spec.save_every)
-        array[:, start:start + length] = block.reshape(n, length, *shape)
+        block = block.reshape(n, length, *shape)
+        if spec.observation_noise:
+            if noise_scale is None:  # set by the first chunk, kept for the rest and for a resume
+                noise_scale = _spread(block, system.kind)
+            block = _observe(block, spec.observation_noise, noise_scale, chunk_generator(spec.seed, k))
+        array[:, start:start + length] = block
         # The state goes into the slot the progress record does not point at, so a kill between
         # the two writes leaves the last consistent (chunk, state) pair intact.
         resume[(k + 1) % 2] = x.reshape(n, *shape).numpy()
-        write_progress(path, chunks_done=k + 1)
+        write_progress(path, chunks_done=k + 1, noise_scale=noise_scale)
+
+
+def chunk_generator(seed: int, chunk: int) -> torch.Generator:
+    """An independent random stream per (seed, chunk), the same on every run and resume."""
+    entropy = np.random.SeedSequence([seed, chunk + 1]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(entropy[0]) << 32 | int(entropy[1]))
+
+
+def _spread(block: np.ndarray, kind: str) -> list[float]:
+    """The std the noise is scaled by: per state dimension for ODEs, one value for a field."""
+    return np.atleast_1d(block.std(axis=(0, 1) if kind == "ode" else None)).tolist()
+
+
+def _observe(block: np.ndarray, relative_std: float, scale: list[float], generator: torch.Generator) -> np.ndarray:
+    """`block` plus Gaussian noise of std relative_std · scale (scale broadcast on the last dim)."""
+    noise = torch.randn(block.shape, generator=generator, dtype=torch.float64).numpy()
+    return block + relative_std * np.asarray(scale) * noise
 
 
 def check_reusable(path: Path, config_hash: str) -> None:
@@ -237,4 +267,5 @@ def _finish(path: Path, group: zarr.Group, kind: str) -> None:
     # ODE states are standardized per dimension; a field by one mean and std (it is one quantity).
     axes = (0, 1) if kind == "ode" else None
     finalize_store(path, {"norm_mean": np.atleast_1d(values.mean(axis=axes)).tolist(),
-                          "norm_std": np.atleast_1d(values.std(axis=axes)).tolist()}, drop=[_RESUME])
+                          "norm_std": np.atleast_1d(values.std(axis=axes)).tolist(),
+                          "noise_scale": read_progress(path).get("noise_scale")}, drop=[_RESUME])

@@ -34,10 +34,12 @@ def generate_grid_store(path: Path, river, spec, *, config_hash: str, progress: 
     from its own generator, seeded by (seed, chunk), and starts from the float64 state the
     previous chunk left, stored in the store; so a killed run resumes bit for bit.
     """
-    from ._generate import check_reusable
+    from ._generate import check_reusable, chunk_generator
 
     if spec.save_every != 1:
         raise ConfigError("the river basin is stored daily; set data.save_every=1")
+    if spec.observation_noise:
+        raise ConfigError("the river basin is stochastic already; set data.observation_noise=0")
     if path.exists():
         check_reusable(path, config_hash)
         if read_progress(path).get(COMPLETE):
@@ -54,14 +56,14 @@ def generate_grid_store(path: Path, river, spec, *, config_hash: str, progress: 
         start_day = float(pd.Timestamp(START_DATE).day_of_year - 1 - days)
         state = basin.initial_state(1, day_of_year=start_day)
         if days:
-            _, state = basin.simulate(state, days, _chunk_generator(spec.seed, -1))
+            _, state = basin.simulate(state, days, chunk_generator(spec.seed, -1))  # -1: the spin-up
         _save_state(group, state, slot=0)
         write_progress(path, chunks_done=0)
         done = 0
     state = _load_state(group, slot=done % 2)
     mask = basin.mask.numpy()
     for k, start, length in remaining_chunks(path, done, spec.n_steps, spec.chunk_steps, progress=progress):
-        outputs, state = basin.simulate(state, length, _chunk_generator(spec.seed, k))
+        outputs, state = basin.simulate(state, length, chunk_generator(spec.seed, k))
         group["discharge"][start:start + length] = np.where(mask, outputs["discharge"][0].numpy(), np.nan)
         for name in _FORCING:
             group[name][start:start + length] = outputs[name][0].numpy()
@@ -70,12 +72,6 @@ def generate_grid_store(path: Path, river, spec, *, config_hash: str, progress: 
     _finish(path, group, mask)
     write_datasheet(path, river, seconds=time.perf_counter() - started if fresh else None)
     return path
-
-
-def _chunk_generator(seed: int, chunk: int) -> torch.Generator:
-    """An independent stream per (seed, chunk); chunk -1 is the spin-up."""
-    entropy = np.random.SeedSequence([seed, chunk + 1]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(entropy[0]) << 32 | int(entropy[1]))
 
 
 def _save_state(group: zarr.Group, state: dict, slot: int) -> None:

@@ -48,15 +48,17 @@ def create_store_atomically(path: Path, build: Callable[[zarr.Group], None]) -> 
 
 
 def read_progress(path: Path) -> dict:
-    """``{"chunks_done": k, "complete": bool}`` for a store being written (or finished)."""
+    """``{"chunks_done": k, "complete": bool, ...}`` for a store being written (or finished);
+    the rest is what the writer keeps beside the count (e.g. a noise scale)."""
     attrs = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs
-    return {"chunks_done": int(attrs.get(PROGRESS, {}).get("chunks_done", -1)),
-            COMPLETE: is_complete(path)}
+    record = dict(attrs.get(PROGRESS, {}))
+    return {**record, "chunks_done": int(record.get("chunks_done", -1)), COMPLETE: is_complete(path)}
 
 
-def write_progress(path: Path, *, chunks_done: int) -> None:
+def write_progress(path: Path, *, chunks_done: int, **extra) -> None:
+    """Record `chunks_done` (and `extra`, JSON values) in one attribute write."""
     group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-    group.attrs[PROGRESS] = {"chunks_done": chunks_done}
+    group.attrs[PROGRESS] = {"chunks_done": chunks_done, **extra}
 
 
 def is_complete(path: Path) -> bool:

@@ -7,6 +7,7 @@ import torch
 from dynlearn.data import GenerationSpec, WindowDataset, generate_store, validate
 from dynlearn.data import _generate_grid as grid_module
 from dynlearn.data._datasheet import datasheet_path
+from dynlearn.data._generate import chunk_generator
 from dynlearn.systems import make_system
 
 SPEC = GenerationSpec(n_train=14, n_val=3, n_test=3, n_steps=60, chunk_steps=20, transient_time=10.0, seed=3)
@@ -28,11 +29,11 @@ def test_grid_store_is_the_basin_simulated_chunk_by_chunk(store):
     basin = river.basin(SPEC.seed)
     np.testing.assert_array_equal(ds["mask"].values, basin.mask.numpy())
     state = basin.initial_state(1, day_of_year=-10.0)  # the spin-up ends on 1 January
-    _, state = basin.simulate(state, 10, grid_module._chunk_generator(SPEC.seed, -1))
+    _, state = basin.simulate(state, 10, chunk_generator(SPEC.seed, -1))
     assert state["day"].item() == 0.0
     expected = []
     for k in range(3):
-        out, state = basin.simulate(state, 20, grid_module._chunk_generator(SPEC.seed, k))
+        out, state = basin.simulate(state, 20, chunk_generator(SPEC.seed, k))
         expected.append(out["discharge"][0].numpy())
     discharge = ds["discharge"].values
     mask = ds["mask"].values
