@@ -5,12 +5,12 @@ holds float64) with `dynlearn.data.generate_store`, reads the array back, and th
 only the write path, `--repeats` times each, into fresh directories of one temporary folder
 (one filesystem for both):
 
-(a) ours, exactly as the generator writes (its private helpers, called in its order): the
-    template store built by `create_store_atomically`, then per chunk of `chunk_steps` steps the
-    slab write ``state[:, start:start + length, :] = block``, the resume state and the progress
-    record, then `_finish` (NaN check and normalization statistics read back from the train
-    split, `finalize_store`: drop the resume array, attrs, consolidated metadata) and the
-    datasheet (`write_datasheet`, which reopens the finished store with xarray);
+(a) ours, exactly as the generator writes (its own helpers, called in its order): the
+    template store built by `create_store_atomically`, then per chunk of `chunk_steps` steps
+    `store_chunk` (NaN check, running train statistics, the slab write, the resume state and
+    the progress record), then `_finish` (`finalize_store` with the statistics from the
+    progress record: drop the resume array, attrs, consolidated metadata) and the datasheet
+    (`write_datasheet`, which reopens the finished store with xarray);
 (b) ``numpy.save`` of the same array to a ``.npy`` file.
 
 Rates are uncompressed MB/s (array nbytes / seconds, 1 MB = 1e6 bytes), best and median.
@@ -36,7 +36,7 @@ import zarr
 
 from dynlearn.data import GenerationSpec, generate_store
 from dynlearn.data._datasheet import write_datasheet
-from dynlearn.data._generate import _RESUME, _create_template, _finish
+from dynlearn.data._generate import _RESUME, _create_template, _finish, store_chunk
 from dynlearn.data._schema import LAYOUTS
 from dynlearn.data._store import read_progress, write_progress
 from dynlearn.systems import make_system
@@ -53,18 +53,17 @@ def write_like_generator(path: Path, system, spec: GenerationSpec, data: np.ndar
     times["create"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    state, resume = group[LAYOUTS[system.kind].variable], group[_RESUME]
+    record = read_progress(path)
     n_chunks = -(-spec.n_steps // spec.chunk_steps)
     for k in range(n_chunks):
         lo = k * spec.chunk_steps
         hi = min(lo + spec.chunk_steps, spec.n_steps)
-        state[:, lo:hi, :] = data[:, lo:hi]
-        resume[(k + 1) % 2] = data[:, hi - 1]  # same size as the state it stands for
-        write_progress(path, chunks_done=k + 1)
+        # The generator's own chunk writer: NaN check, train statistics, slab, resume state, progress.
+        record = store_chunk(path, group, system.kind, spec, k, lo, data[:, lo:hi], data[:, hi - 1], record)
     times["chunks"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    _finish(path, group, system.kind)
+    _finish(path)
     times["finish"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -127,33 +127,69 @@ def generate_store(
     group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
     done = read_progress(path)["chunks_done"]
     _simulate_remaining(path, group, system, spec, step, dt_sim, done, progress)
-    _finish(path, group, system.kind)
+    _finish(path)
     # A resumed run's time covers only its own part, so its sheet gives no cost.
     write_datasheet(path, system, seconds=time.perf_counter() - started if done == -1 else None)
     return path
 
 
 def _simulate_remaining(path, group, system, spec, step, dt_sim, done, progress) -> None:
-    array, resume = group[LAYOUTS[system.kind].variable], group[_RESUME]
+    resume = group[_RESUME]
     n, shape = spec.n_traj, system.state_shape
     if done == -1:
         resume[0] = _initial_states(system, spec, step, dt_sim).reshape(n, *shape).numpy()
         write_progress(path, chunks_done=0)
         done = 0
-    noise_scale = read_progress(path).get("noise_scale")
+    record = read_progress(path)
     x = torch.from_numpy(resume[done % 2]).reshape(n, -1)  # states flattened for `rollout`
     for k, start, length in remaining_chunks(path, done, spec.n_steps, spec.chunk_steps, progress=progress):
         block, x = _simulate_chunk(step, x, length, spec.save_every)
-        block = block.reshape(n, length, *shape)
-        if spec.observation_noise:
-            if noise_scale is None:  # set by the first chunk, kept for the rest and for a resume
-                noise_scale = _spread(block, system.kind)
-            block = _observe(block, spec.observation_noise, noise_scale, chunk_generator(spec.seed, k))
-        array[:, start:start + length] = block
-        # The state goes into the slot the progress record does not point at, so a kill between
-        # the two writes leaves the last consistent (chunk, state) pair intact.
-        resume[(k + 1) % 2] = x.reshape(n, *shape).numpy()
-        write_progress(path, chunks_done=k + 1, noise_scale=noise_scale)
+        record = store_chunk(path, group, system.kind, spec, k, start, block.reshape(n, length, *shape),
+                             x.reshape(n, *shape).numpy(), record)
+
+
+def store_chunk(path: Path, group: zarr.Group, kind: str, spec: GenerationSpec, k: int, start: int,
+                block: np.ndarray, next_state: np.ndarray, record: dict) -> dict:
+    """Write chunk `k` (stored states (n_traj, length, *shape), observation noise added) and the
+    float64 state the next chunk starts from; return the new progress record.
+
+    The record carries what finishing needs without reading the store back: the noise scale
+    and the running train-split statistics (merged chunk by chunk, so a resumed run ends with
+    the same numbers as an uninterrupted one).
+    """
+    if not np.isfinite(block).all():
+        raise DataError(f"simulation into {path} produced NaN/Inf (the system blew up); lower system.dt "
+                        "or change the parameters, then delete the store and rerun")
+    noise_scale = record.get("noise_scale")
+    if spec.observation_noise:
+        if noise_scale is None:  # set by the first chunk, kept for the rest and for a resume
+            noise_scale = _spread(block, kind)
+        block = _observe(block, spec.observation_noise, noise_scale, chunk_generator(spec.seed, k))
+    group[LAYOUTS[kind].variable][:, start:start + block.shape[1]] = block
+    # The state goes into the slot the progress record does not point at, so a kill between
+    # the two writes leaves the last consistent (chunk, state) pair intact.
+    group[_RESUME][(k + 1) % 2] = next_state
+    record = {"chunks_done": k + 1, "noise_scale": noise_scale,
+              "train_stats": _merge_stats(record.get("train_stats"), block[:spec.n_train], kind)}
+    write_progress(path, **record)
+    return record
+
+
+def _merge_stats(stats: dict | None, values: np.ndarray, kind: str) -> dict:
+    """Count, mean and sum of squared deviations of `stats` and `values` together (Chan et al.
+    1979): per state dimension for ODEs, over everything for a field."""
+    axes = (0, 1) if kind == "ode" else None
+    count = values.shape[0] * values.shape[1] if kind == "ode" else values.size
+    mean = np.atleast_1d(values.mean(axis=axes))
+    m2 = np.atleast_1d(((values - mean) ** 2).sum(axis=axes))
+    if stats is not None:
+        count_a, mean_a, m2_a = stats["count"], np.asarray(stats["mean"]), np.asarray(stats["m2"])
+        total = count_a + count
+        delta = mean - mean_a
+        mean = mean_a + delta * (count / total)
+        m2 = m2_a + m2 + delta**2 * (count_a * count / total)
+        count = total
+    return {"count": int(count), "mean": mean.tolist(), "m2": m2.tolist()}
 
 
 def chunk_generator(seed: int, chunk: int) -> torch.Generator:
@@ -257,15 +293,11 @@ def _simulate_chunk(step, x: torch.Tensor, length: int, save_every: int) -> tupl
     return torch.cat([x[:, None], after[:, :-1]], dim=1).numpy(), after[:, -1]
 
 
-def _finish(path: Path, group: zarr.Group, kind: str) -> None:
-    data = group[LAYOUTS[kind].variable]
-    train = np.flatnonzero(group[SPLIT][:] == 0)
-    values = data.get_orthogonal_selection((train,) + (slice(None),) * (data.ndim - 1))
-    if not np.isfinite(values).all():
-        raise DataError(f"simulation into {path} produced NaN/Inf (the system blew up); lower system.dt "
-                        "or change the parameters, then delete the store and rerun")
-    # ODE states are standardized per dimension; a field by one mean and std (it is one quantity).
-    axes = (0, 1) if kind == "ode" else None
-    finalize_store(path, {"norm_mean": np.atleast_1d(values.mean(axis=axes)).tolist(),
-                          "norm_std": np.atleast_1d(values.std(axis=axes)).tolist(),
-                          "noise_scale": read_progress(path).get("noise_scale")}, drop=[_RESUME])
+def _finish(path: Path) -> None:
+    """Normalization statistics of the train split (per dimension for ODE states, one mean and
+    std for a field: it is one quantity) from the progress record, then mark the store complete."""
+    record = read_progress(path)
+    stats = record["train_stats"]
+    std = np.sqrt(np.asarray(stats["m2"]) / stats["count"])
+    finalize_store(path, {"norm_mean": stats["mean"], "norm_std": std.tolist(),
+                          "noise_scale": record.get("noise_scale")}, drop=[_RESUME])

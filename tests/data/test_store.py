@@ -142,3 +142,11 @@ class _Exploding:
         if self._steps > 4 * 400 + 4 * int(SPEC.transient_time / 0.01):
             raise ZeroDivisionError
         return self._system.rhs(t, x)
+
+
+def test_a_blow_up_stops_generation_with_the_fix(tmp_path):
+    """RK4 at dt = 0.5 leaves Lorenz's stability region: the first chunk is refused, nothing is finalized."""
+    path = tmp_path / "blown.zarr"
+    with pytest.raises(dynlearn.DataError, match="blew up.*lower system.dt"):
+        generate_store(path, make_system("lorenz63"), SPEC, config_hash="b", dt=0.5)
+    assert read_progress(path)["chunks_done"] == 0 and not read_progress(path)["complete"]
