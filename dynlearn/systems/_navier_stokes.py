@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from dynlearn._errors import ConfigError
-from dynlearn.solvers._imex import make_ns_step
+from dynlearn.solvers import make_ns_step, spin_up
 from dynlearn.systems._base import AbstractSystem
 
 _CITATIONS = {
@@ -43,7 +43,7 @@ class NavierStokes2D(AbstractSystem):
     L̂ = −ν|k|² − α and the explicit term F(ω̂) = N(ω̂) + f̂ with N = −P(u·∇ω), where P keeps
     modes with |k_x|, |k_y| < n/3 (2/3 rule, applied to ω̂ before and to the product after),
     so the discrete advection conserves energy and enstrophy exactly. ψ has zero mean. Step it
-    with `dynlearn.solvers._imex.make_ns_step` (IMEX Crank–Nicolson / Heun, second order).
+    with `dynlearn.solvers.make_ns_step` (IMEX Crank–Nicolson / Heun, second order).
 
     This is a field: `dim` = n² degrees of freedom, `state_shape` = (n, n) and `state_names`
     names the one field variable. `jacobian` is not provided (n² × n²); use autograd.
@@ -254,11 +254,7 @@ class NavierStokes2D(AbstractSystem):
         if self.initial_condition == "low_modes":
             w = w * (4.0 / w.pow(2).mean((-2, -1), keepdim=True).sqrt())  # rms vorticity 4
         if self.transient_time > 0:
-            step = make_ns_step(self)
-            with torch.inference_mode():
-                for _ in range(round(self.transient_time / self.dt)):
-                    w = step(w)
-            w = w.clone()  # an ordinary tensor again, usable with autograd
+            w = spin_up(make_ns_step(self), w, round(self.transient_time / self.dt))
         if not torch.isfinite(w).all():
             raise ConfigError(f"{self!r} diverged during its transient; use a smaller dt")
         return w.to(dtype=dtype, device=device)
