@@ -14,6 +14,7 @@ import zarr
 
 from .._errors import ConfigError, DataError
 from ._datasheet import write_datasheet
+from ._moments import Moments
 from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION, SPLIT, SPLITS, TIME, TRAJ, is_dynlearn_store
 from ._store import (
     create_store_atomically,
@@ -169,27 +170,14 @@ def store_chunk(path: Path, group: zarr.Group, kind: str, spec: GenerationSpec, 
     # The state goes into the slot the progress record does not point at, so a kill between
     # the two writes leaves the last consistent (chunk, state) pair intact.
     group[_RESUME][(k + 1) % 2] = next_state
+    # ODE states are standardized per dimension; a field by one mean and std (it is one quantity).
+    width = block.shape[-1] if kind == "ode" else 1
+    stats = record.get("train_stats")
+    moments = Moments.empty(width) if stats is None else Moments.from_dict(stats)
     record = {"chunks_done": k + 1, "noise_scale": noise_scale,
-              "train_stats": _merge_stats(record.get("train_stats"), block[:spec.n_train], kind)}
+              "train_stats": moments.add(block[:spec.n_train].reshape(-1, width)).to_dict()}
     write_progress(path, **record)
     return record
-
-
-def _merge_stats(stats: dict | None, values: np.ndarray, kind: str) -> dict:
-    """Count, mean and sum of squared deviations of `stats` and `values` together (Chan et al.
-    1979): per state dimension for ODEs, over everything for a field."""
-    axes = (0, 1) if kind == "ode" else None
-    count = values.shape[0] * values.shape[1] if kind == "ode" else values.size
-    mean = np.atleast_1d(values.mean(axis=axes))
-    m2 = np.atleast_1d(((values - mean) ** 2).sum(axis=axes))
-    if stats is not None:
-        count_a, mean_a, m2_a = stats["count"], np.asarray(stats["mean"]), np.asarray(stats["m2"])
-        total = count_a + count
-        delta = mean - mean_a
-        mean = mean_a + delta * (count / total)
-        m2 = m2_a + m2 + delta**2 * (count_a * count / total)
-        count = total
-    return {"count": int(count), "mean": mean.tolist(), "m2": m2.tolist()}
 
 
 def chunk_generator(seed: int, chunk: int) -> torch.Generator:
@@ -294,10 +282,8 @@ def _simulate_chunk(step, x: torch.Tensor, length: int, save_every: int) -> tupl
 
 
 def _finish(path: Path) -> None:
-    """Normalization statistics of the train split (per dimension for ODE states, one mean and
-    std for a field: it is one quantity) from the progress record, then mark the store complete."""
+    """Normalization statistics of the train split from the progress record; mark complete."""
     record = read_progress(path)
-    stats = record["train_stats"]
-    std = np.sqrt(np.asarray(stats["m2"]) / stats["count"])
-    finalize_store(path, {"norm_mean": stats["mean"], "norm_std": std.tolist(),
+    moments = Moments.from_dict(record["train_stats"])
+    finalize_store(path, {"norm_mean": moments.mean.tolist(), "norm_std": moments.std.tolist(),
                           "noise_scale": record.get("noise_scale")}, drop=[_RESUME])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._errors import DataError
+from ._moments import Moments
 
 ENSEMBLES = ("ode", "field1d", "field2d")  # kinds split by trajectory, with no mask
 
@@ -19,8 +20,8 @@ class BlockChecks:
 
     def __init__(self, source, train: np.ndarray) -> None:
         self.source, self.train = source, train
-        width = source.shape[-1] if source.kind == "ode" else 1  # ode: per dimension; else one value
-        self.count, self.mean, self.m2 = np.zeros(width), np.zeros(width), np.zeros(width)
+        self.width = source.shape[-1] if source.kind == "ode" else 1  # ode: per dimension; else one value
+        self.moments = Moments.empty(self.width)
         self.all_finite = self.any_finite = None  # grids without a mask variable
         self.finite_parts: list[np.ndarray] = []  # stations: where observed
 
@@ -52,19 +53,8 @@ class BlockChecks:
             self._moments(block[:, self.train], finite[:, self.train])
 
     def _moments(self, values: np.ndarray, valid: np.ndarray | None) -> None:
-        width = len(self.mean)
-        x = values.reshape(-1, width).astype(np.float64)
-        ok = np.ones_like(x, dtype=bool) if valid is None else valid.reshape(-1, width)
-        n = ok.sum(axis=0).astype(np.float64)
-        if not n.any():
-            return
-        mean = np.where(ok, x, 0.0).sum(axis=0) / np.maximum(n, 1)
-        m2 = (np.where(ok, x - mean, 0.0) ** 2).sum(axis=0)
-        total = self.count + n
-        delta = mean - self.mean
-        self.mean = self.mean + delta * n / np.maximum(total, 1)
-        self.m2 = self.m2 + m2 + delta**2 * self.count * n / np.maximum(total, 1)
-        self.count = total
+        rows = values.reshape(-1, self.width)
+        self.moments = self.moments.add(rows, None if valid is None else valid.reshape(-1, self.width))
 
     def mask(self) -> np.ndarray | None:
         if self.source.kind == "grid":
@@ -84,9 +74,9 @@ class BlockChecks:
         return None
 
     def stats(self) -> dict:
-        if not self.count.all():
+        if not self.moments.count.all():
             raise DataError("the train split has no finite values; change ingest.split or the data")
-        return {"norm_mean": self.mean.tolist(), "norm_std": np.sqrt(self.m2 / self.count).tolist()}
+        return {"norm_mean": self.moments.mean.tolist(), "norm_std": self.moments.std.tolist()}
 
 
 def check_time(time: np.ndarray, where: str) -> np.ndarray:
