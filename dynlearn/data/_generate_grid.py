@@ -17,7 +17,8 @@ import zarr
 from .._errors import ConfigError, DataError
 from ._datasheet import write_datasheet
 from ._schema import COMPLETE, MARKER, MASK, SCHEMA_VERSION, SPLIT, SPLITS, TIME
-from ._store import PROGRESS, atomic_directory, read_progress, remaining_chunks, write_progress
+from ._moments import Moments
+from ._store import PROGRESS, atomic_directory, finalize_store, read_progress, remaining_chunks, write_progress
 
 _RESUME = "_resume_state"  # a group: one (2, ...) array per state variable, slots ping-pong
 _FORCING = ("precipitation", "evapotranspiration")
@@ -61,15 +62,24 @@ def generate_grid_store(path: Path, river, spec, *, config_hash: str, progress: 
         write_progress(path, chunks_done=0)
         done = 0
     state = _load_state(group, slot=done % 2)
-    mask = basin.mask.numpy()
+    mask, train = basin.mask.numpy(), group[SPLIT][:] == 0
+    stats = read_progress(path).get("train_stats")
+    moments = Moments.empty(1) if stats is None else Moments.from_dict(stats)
     for k, start, length in remaining_chunks(path, done, spec.n_steps, spec.chunk_steps, progress=progress):
         outputs, state = basin.simulate(state, length, chunk_generator(spec.seed, k))
+        on_river = outputs["discharge"][0].numpy()[:, mask]  # (days, river cells)
+        if not np.isfinite(on_river).all() or (on_river < 0).any():
+            raise DataError(f"river simulation into {path} produced negative or non-finite discharge; "
+                            "check the river config, delete the store and rerun")
         group["discharge"][start:start + length] = np.where(mask, outputs["discharge"][0].numpy(), np.nan)
         for name in _FORCING:
             group[name][start:start + length] = outputs[name][0].numpy()
         _save_state(group, state, slot=(k + 1) % 2)  # the slot progress does not point at
-        write_progress(path, chunks_done=k + 1)
-    _finish(path, group, mask)
+        # River cells of the train period: one mean and std, carried in the progress record.
+        moments = moments.add(on_river[train[start:start + length]].reshape(-1, 1))
+        write_progress(path, chunks_done=k + 1, train_stats=moments.to_dict())
+    finalize_store(path, {"norm_mean": moments.mean.tolist(), "norm_std": moments.std.tolist()},
+                   drop=[_RESUME])
     write_datasheet(path, river, seconds=time.perf_counter() - started if fresh else None)
     return path
 
@@ -125,15 +135,3 @@ def _create_template(path: Path, river, basin, spec, config_hash: str) -> None:
         for name, value in basin.initial_state(1).items():
             resume.create_array(name, shape=(2, *value.shape), dtype="f8", fill_value=np.nan)
         group.attrs[PROGRESS] = {"chunks_done": -1}
-
-
-def _finish(path: Path, group: zarr.Group, mask: np.ndarray) -> None:
-    from ._store import finalize_store
-
-    train = np.flatnonzero(group[SPLIT][:] == 0)
-    discharge = group["discharge"][train[0]:train[-1] + 1][:, mask]  # river cells, train period
-    if not np.isfinite(discharge).all() or (discharge < 0).any():
-        raise DataError(f"river simulation into {path} produced negative or non-finite discharge; "
-                        "check the river config, delete the store and rerun")
-    finalize_store(path, {"norm_mean": [float(discharge.mean())], "norm_std": [float(discharge.std())]},
-                   drop=[_RESUME])
