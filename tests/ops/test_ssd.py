@@ -92,7 +92,6 @@ TRITON_CASES = {  # name: (dtype, batch, L, heads, headdim, groups, N, Q, option
 
 @pytest.mark.parametrize("case", TRITON_CASES)
 def test_triton_kernels_match_reference(case, generator):
-    pytest.importorskip("triton")
     from dynlearn.ops.triton import LAUNCHES
 
     dtype, b, length, h, p, g, n, q, options, d_channel, dropped = TRITON_CASES[case]
@@ -154,8 +153,6 @@ def test_gradcheck_float64(op, generator):
 def test_geometric_series_closed_form(backend):
     """One head, headdim 1, N 1, x = B = C = 1, dt = δ, r = e^{δA}:
     y_t = δ (1 - r^t) / (1 - r) + D."""
-    if backend == "triton":
-        pytest.importorskip("triton")
     length, delta, a, d = 45, 0.3, -0.7, 0.25
     ones = torch.ones(1, length, 1, 1, dtype=torch.float64)
     y, final = ssd(ones, torch.full((1, length, 1), delta, dtype=torch.float64),
