@@ -131,11 +131,15 @@ def command_help(command: str) -> str:
         lines += ["", "ingest keys: source=<file> (required), name=<dataset> (default: the file's stem),",
                   "  ingest.format=pdebench|well|netcdf|csv|npy (default: from the extension),",
                   "  ingest.variable=<dataset or field> (PDEBench 2-D NS: vorticity, computed from velocity),",
-                  "  ingest.channel=<i>, ingest.kind=field1d (3-D .npy fields), ingest.dt=<step> (.npy),",
-                  "  ingest.units=<units> (CSV), ingest.split=[0.7,0.15,0.15], paths.data",
+                  "  ingest.channel=<i>, ingest.kind=field1d (3-D .npy fields) or ode (a CSV of states),",
+                  "  ingest.dt=<step> (.npy), ingest.units=<units> (station CSV), ingest.split=[0.7,0.15,0.15]",
+                  "  (by trajectory for ensembles, else contiguous train/val/test periods of time), paths.data",
                   "formats: PDEBench [N,T,X(,Y)] and per-seed groups -> field1d/field2d; The Well t0_fields",
                   "  -> field2d; NetCDF (time, lat, lon) -> grid + mask, (station, time) -> stations;",
-                  "  CSV time column + one column per station -> stations; .npy (traj, time, dim) -> ode.",
+                  "  CSV time column + one column per station -> stations; with ingest.kind=ode, a time column",
+                  "  (first, or named time/t) + one column per dimension (header = state names) -> series",
+                  "  (refused: empty/NaN cells, irregular time steps); .npy (time, dim) or (1, time, dim)",
+                  "  -> series, (traj, time, dim) -> ode.",
                   "--cfg prints the composed config and exits; nothing is written."]
         return "\n".join(lines)
     lines += ["", "common keys: seed, device, dtype, threads, paths.data, paths.runs, resume, run,",

@@ -1,6 +1,11 @@
-"""Stores (Zarr), their schema and validation, generation into them, and windowed datasets."""
+"""Stores (Zarr), their schema and validation, generation and ingest into them, windowed datasets, delay embedding."""
 
 from ._dataset import WindowDataset as WindowDataset
+from ._delay import choose_embedding as choose_embedding
+from ._delay import delay_embed as delay_embed
+from ._delay import false_nearest_neighbours_dimension as false_nearest_neighbours_dimension
+from ._delay import false_neighbour_fractions as false_neighbour_fractions
+from ._delay import mutual_information_delay as mutual_information_delay
 from ._generate import GenerationSpec as GenerationSpec
 from ._generate import generate_store as generate_store
 from ._ingest import IngestSpec as IngestSpec

@@ -16,8 +16,8 @@ class WindowDataset(Dataset):
     """Windows of `window` consecutive steps from the segments of one split.
 
     A segment is one trajectory of the split (ensembles split by ``traj``) or one contiguous
-    period of the split (grids and stations split along ``time``). Windows never cross
-    segments: item i is (segment j, start s) with s + window <= the segment's length. The store
+    period of the split (a single series, grids and stations split along ``time``). Windows never
+    cross segments: item i is (segment j, start s) with s + window <= the segment's length. The store
     is validated on construction but its data are read only on first access (per DataLoader
     worker; use the ``forkserver`` or ``spawn`` start method, as Zarr's I/O thread deadlocks
     after ``fork``).
@@ -32,7 +32,7 @@ class WindowDataset(Dataset):
         check_values: scan the store for NaN/Inf (skip it only when the caller just did).
 
     Items are ``{"x": (window, *state_shape)}`` tensors, time first: (window, D) for ODE
-    states, (window, X) / (window, Y, X) for fields, (window, lat, lon) for grids and
+    states and series, (window, X) / (window, Y, X) for fields, (window, lat, lon) for grids and
     (window, station) for stations.
     """
 

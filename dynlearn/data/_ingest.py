@@ -11,9 +11,11 @@ What each format becomes (one store holds one scalar quantity):
   coordinates from ``dimensions/``, parameters from the root attrs.
 - ``netcdf`` (``.nc``): ``<variable>(time, lat, lon)`` -> ``grid`` with a ``mask(lat, lon)``;
   ``<variable>(station, time)`` -> ``stations``.
-- ``csv``: wide station series (first column time, one column per station) -> ``stations``.
-- ``npy``: (traj, time, dim) -> ``ode`` (``field1d`` with ``ingest.kind=field1d``);
-  (traj, time, y, x) -> ``field2d``; needs ``ingest.dt``.
+- ``csv``: wide station series (first column time, one column per station) -> ``stations``;
+  with ``ingest.kind=ode`` (or ``series``) one series of states (a time column, one column per
+  state dimension) -> ``series``, split into contiguous train/val/test periods.
+- ``npy``: (time, dim) or (1, time, dim) -> ``series``; (traj, time, dim) -> ``ode`` (``field1d``
+  with ``ingest.kind=field1d``); (traj, time, y, x) -> ``field2d``; needs ``ingest.dt``.
 
 Floating-point data keep their dtype (float32 stays float32); integers become float64.
 """
@@ -48,11 +50,12 @@ class IngestSpec:
         variable: the variable to ingest (a dataset, field or NetCDF variable); None picks the
             format's default (``tensor``; the first ``t0_fields`` entry; ``discharge``/``dis24``/``dis``).
         channel: the channel of a multi-channel PDEBench per-seed ``data`` array.
-        kind: the store kind; only needed for a 3-D .npy that is a 1-D field (``field1d``).
+        kind: the store kind; only needed for a 3-D .npy that is a 1-D field (``field1d``) and
+            for a CSV that is one series of states (``ode`` or ``series``, stored as ``series``).
         dt: time step, for files without a time coordinate (.npy, PDEBench without ``t``).
-        units: units of the variable; required for CSV (and NetCDF without a ``units`` attr).
+        units: units of the variable; required for station CSV (and NetCDF without a ``units`` attr).
         split: train/val/test fractions, by trajectory for ensembles, by contiguous periods of
-            time for grids and stations.
+            time for a series, grids and stations.
     """
 
     format: str | None = None
@@ -107,7 +110,8 @@ def ingest(source: str | Path, store_path: str | Path, spec: IngestSpec = Ingest
     fmt = detect_format(source, spec.format)
     read = _reader(fmt)
     data = read(source, spec)
-    if spec.kind is not None and spec.kind != data.kind:
+    # A single recorded series of ODE states (asked for as ``ode``) is stored as ``series``.
+    if spec.kind not in (None, data.kind) and (spec.kind, data.kind) != ("ode", "series"):
         raise DataError(f"{source} holds a {data.kind} dataset, not {spec.kind}; drop ingest.kind or fix it")
     write_store(store_path, data, _attrs(source, store_path, fmt, spec, data, config_hash), spec.split)
     return store_path

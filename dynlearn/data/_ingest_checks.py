@@ -6,8 +6,10 @@ import numpy as np
 
 from .._errors import DataError
 from ._moments import Moments
+from ._schema import SPLITS
 
 ENSEMBLES = ("ode", "field1d", "field2d")  # kinds split by trajectory, with no mask
+PER_DIMENSION = ("ode", "series")  # kinds normalized per state dimension
 
 
 class BlockChecks:
@@ -20,7 +22,7 @@ class BlockChecks:
 
     def __init__(self, source, train: np.ndarray) -> None:
         self.source, self.train = source, train
-        self.width = source.shape[-1] if source.kind == "ode" else 1  # ode: per dimension; else one value
+        self.width = source.shape[-1] if source.kind in PER_DIMENSION else 1  # else one value for the field
         self.moments = Moments.empty(self.width)
         self.all_finite = self.any_finite = None  # grids without a mask variable
         self.finite_parts: list[np.ndarray] = []  # stations: where observed
@@ -32,6 +34,12 @@ class BlockChecks:
                 where = start + int(np.argwhere(~finite)[0][0])
                 raise DataError(f"the source has NaN/Inf in trajectory {where}; trajectory ensembles have no mask: "
                                 "drop or fill those trajectories and ingest again")
+            self._moments(block[self.train[start:start + len(block)]], None)
+        elif kind == "series":  # split along time, blocks along time
+            if not finite.all():
+                where = start + int(np.argwhere(~finite)[0][0])
+                raise DataError(f"the source has NaN/Inf at time step {where}; a series has no mask: fill the gap "
+                                "(e.g. interpolate) and ingest again")
             self._moments(block[self.train[start:start + len(block)]], None)
         elif kind == "grid":
             time_train = self.train[start:start + len(block)]
@@ -89,6 +97,35 @@ def check_time(time: np.ndarray, where: str) -> np.ndarray:
         raise DataError(f"{where} has a time coordinate that does not increase (at step {first + 1}); "
                         "sort or deduplicate the times and ingest again")
     return time
+
+
+def check_regular(time: np.ndarray, where: str, rtol: float = 1e-6) -> None:
+    """Refuse a time coordinate whose steps differ from their median by more than `rtol` of it.
+
+    Models of a series learn a step of one fixed length; a gap or jitter would silently break that.
+    Rows are counted from 1 (the first data row), as a person reading the file would.
+    """
+    steps = np.diff(time)
+    if np.issubdtype(time.dtype, np.datetime64):
+        steps = steps / np.timedelta64(1, "s")
+    if steps.size < 2:
+        return
+    dt = np.median(steps)
+    off = np.abs(steps - dt) > rtol * dt
+    if off.any():
+        i = int(np.argmax(off))
+        raise DataError(f"{where}: irregular time step at row {i + 2} (time {time[i]} -> {time[i + 1]}, step "
+                        f"{steps[i]:g}, the others {dt:g}); resample the series to a regular step and ingest again")
+
+
+def check_periods(split: np.ndarray, fractions) -> None:
+    """Refuse the split labels (0/1/2 per time step) of a series unless each period has two steps
+    (one step to learn from)."""
+    counts = np.bincount(split, minlength=3)
+    short = int(np.argmax(counts < 2))
+    if counts[short] < 2:
+        raise DataError(f"ingest.split={list(fractions)} leaves the {SPLITS[short]} period {counts[short]} of the "
+                        f"{split.size} time steps; each needs at least 2: change ingest.split or ingest more steps")
 
 
 def time_step(time: np.ndarray) -> tuple[float | None, str | None]:

@@ -20,7 +20,7 @@ import xarray as xr
 import zarr
 
 from .._errors import DataError
-from ._ingest_checks import ENSEMBLES, BlockChecks
+from ._ingest_checks import ENSEMBLES, BlockChecks, check_periods
 from ._schema import LAYOUTS, MASK, SPLIT, SPLITS
 from ._store import atomic_directory, finalize_store
 
@@ -76,26 +76,36 @@ def write_store(path: Path, source: Source, attrs: dict, fractions: tuple[float,
         attrs: store attrs beside the reader's (schema, hash, provenance).
         fractions: train/val/test fractions along the layout's split dim (`split_labels`).
     """
+    split = _split(source, fractions)  # refused before anything is created
     with atomic_directory(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr: string dtypes and consolidation are not in the v3 spec yet
-        stats = _write(tmp, source, fractions)
+        stats = _write(tmp, source, split)
         finalize_store(tmp, {**attrs, **stats})
 
 
-def _write(tmp: Path, source: Source, fractions) -> dict:
+def _split(source: Source, fractions) -> np.ndarray:
+    """0/1/2 labels along the layout's split dim, refused if the train split is empty (or, for a
+    series, any period is shorter than 2 steps)."""
     layout = LAYOUTS[source.kind]
-    split_dim = layout.dims.index(layout.split_dim)
-    split = split_labels(source.shape[split_dim], fractions)
+    n = source.shape[layout.dims.index(layout.split_dim)]
+    split = split_labels(n, fractions)
     if not (split == 0).any():
-        raise DataError(f"the train split is empty ({source.shape[split_dim]} {layout.split_dim} entries); "
+        raise DataError(f"the train split is empty ({n} {layout.split_dim} entries); "
                         "raise the train fraction in ingest.split or ingest more data")
+    if source.kind == "series":
+        check_periods(split, fractions)
+    return split
+
+
+def _write(tmp: Path, source: Source, split: np.ndarray) -> dict:
+    layout = LAYOUTS[source.kind]
     coords = {name: (value if isinstance(value, tuple) else (name, np.asarray(value)))
               for name, value in source.coords.items()}
     coords[SPLIT] = (layout.split_dim, split)
     template = xr.Dataset(coords=coords)
     for name, extra in source.coord_attrs.items():
         template[name].attrs.update(extra)
-    template[SPLIT].attrs.update({"flag_values": [0, 1, 2], "flag_meanings": " ".join(SPLITS)})
+    template[SPLIT].attrs.update({"flag_values": [0, 1, 2], "flag_meanings": " ".join(SPLITS[:3])})
     template.to_zarr(str(tmp), mode="w-", zarr_format=3, consolidated=False)
 
     group = zarr.open_group(str(tmp), mode="r+", use_consolidated=False)

@@ -4,18 +4,19 @@ A store is one Zarr (format 3) group read as one xarray Dataset. Its ``kind`` at
 layout (`LAYOUTS`): the data variable and its dims, and the dimension the split runs along.
 
 - ``ode``: ``state(traj, time, dim)``; state names in the ``state_names`` attr;
+- ``series``: ``state(time, dim)``, one recorded multivariate series (state names as for ``ode``);
 - ``field1d``: ``u(traj, time, x)``; ``field2d``: ``vorticity(traj, time, y, x)``;
 - ``grid``: ``discharge(time, lat, lon)`` plus forcing variables on the same dims and a boolean
   ``mask(lat, lon)`` (true on river cells); ``stations``: ``discharge(station, time)``, with an
   optional boolean ``mask(station, time)`` (true where observed);
 - coordinates: integer ``traj`` / ``station``; ``time`` float (system time units) or
   datetime64; ``x, y, lat, lon`` float; ``split`` (int8, CF flags 0 = train, 1 = val, 2 = test)
-  on ``traj`` for ensembles, on ``time`` (contiguous periods) for grids and stations;
+  on ``traj`` for ensembles, on ``time`` (contiguous periods) for series, grids and stations;
 - NaN only where a mask is false;
 - attrs: ``schema_version``, ``kind``, ``system``, ``params``, ``dt`` (stored), ``dt_simulated``,
   ``solver``, ``seed``, ``config_hash``, ``dynlearn_version``, ``created`` (the only attr that
   differs between identical runs), ``units``, ``lyapunov_time``, ``norm_mean`` / ``norm_std``
-  (train split only: per state dimension for ``ode``, one value for a field or grid) and
+  (train split only: per state dimension for ``ode`` and ``series``, one value for a field or grid) and
   ``complete``, written last together with consolidated metadata.
 
 A store whose ``complete`` attr is not true is partial: a generator resumes it, every reader
@@ -63,6 +64,7 @@ class Layout:
 
 LAYOUTS = {
     "ode": Layout(STATE, (TRAJ, TIME, DIM), TRAJ),
+    "series": Layout(STATE, (TIME, DIM), TIME),
     "field1d": Layout("u", (TRAJ, TIME, "x"), TRAJ),
     "field2d": Layout("vorticity", (TRAJ, TIME, "y", "x"), TRAJ),
     "grid": Layout("discharge", (TIME, "lat", "lon"), TIME),

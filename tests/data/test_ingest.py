@@ -334,7 +334,7 @@ def test_npy_ode_and_fields(tmp_path, rng):
 @pytest.mark.parametrize("case", ["wrong dimensionality", "NaN", "complex dtype", "unknown format"])
 def test_npy_refusals(tmp_path, rng, case):
     array, name, match = {
-        "wrong dimensionality": (rng.normal(size=(5, 30)), "a.npy", "has shape \\(5, 30\\)"),
+        "wrong dimensionality": (rng.normal(size=30), "a.npy", "has shape \\(30,\\)"),
         "NaN": (np.where(np.arange(60).reshape(2, 10, 3) == 40, np.nan, 1.0), "a.npy", "NaN/Inf in trajectory 1"),
         "complex dtype": (np.ones((4, 5, 2), complex), "a.npy", "not a real number type"),
         "unknown format": (np.ones((4, 5, 2)), "a.npyz", "set ingest.format"),
