@@ -5,9 +5,9 @@ tangent map of the RK4 step), with the standard error over initial conditions.
         [--write-catalog]
 
 Prints a Markdown table: name, T, λ1..λ3 (the leading three), their standard errors, the sum
-of all exponents (which must equal the mean divergence) and the literature λ1 where the
-catalogue has one. Lorenz-96 is run at its catalogue size (n = 40), full spectrum; only
-λ1..λ3 are shown.
+of all exponents (which must equal the mean divergence), and the literature λ1 and the dysts
+λ1 where the catalogue has them. Lorenz-96 is run at its catalogue size (n = 40), full
+spectrum; only λ1..λ3 are shown.
 
 With --acceptance S1 S2 ... it instead screens 32 log-normal parameter draws per system and
 spread (`dynlearn.systems.screen_systems`, one batch each) and prints the acceptance
@@ -54,6 +54,16 @@ def averaging_time(name: str, dt: float) -> float:
     return OVERRIDES.get(name, min(1000.0, max(100.0, STEP_BUDGET * dt)))
 
 
+def largest_first(result: LyapunovResult) -> tuple[list[float], list[float]]:
+    """Exponents and their standard errors, sorted from the largest exponent.
+
+    Benettin's QR ranks the exponents only as T → ∞: finite-time means of close ones (the
+    flow direction and a neutral circle direction, both 0) can come out inverted by ~1/T.
+    """
+    order = result.exponents.argsort(descending=True)
+    return result.exponents[order].tolist(), result.stderr[order].tolist()
+
+
 def catalog_block(
     result: LyapunovResult, *, time: float, transient: float, dt: float, args: argparse.Namespace
 ) -> str:
@@ -64,10 +74,11 @@ def catalog_block(
         lines = [", ".join(cells[i : i + 6]) for i in range(0, len(cells), 6)]
         return "[" + f",\n{indent} ".join(lines) + "]"
 
+    exponents, stderr = largest_first(result)
     return (
         BEGIN + "  computed_lyapunov:\n"
-        f"    exponents: {flow(result.exponents.tolist(), ' ' * 15)}\n"
-        f"    stderr: {flow(result.stderr.tolist(), ' ' * 12)}\n"
+        f"    exponents: {flow(exponents, ' ' * 15)}\n"
+        f"    stderr: {flow(stderr, ' ' * 12)}\n"
         f"    time: {time:g}\n"
         f"    transient_time: {transient:g}\n"
         f"    n_ics: {args.ics}\n"
@@ -141,8 +152,8 @@ def main() -> None:
 
     print(f"{args.ics} ICs, QR every {args.qr_every}, seed {args.seed}")
     print()
-    print("| system | dt | T | λ1 | λ2 | λ3 | stderr λ1..λ3 | Σλ | literature λ1 | s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| system | dt | T | λ1 | λ2 | λ3 | stderr λ1..λ3 | Σλ | literature λ1 | dysts λ1 | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.systems or list_systems():
         system = make_system(name)
         horizon = args.time or averaging_time(name, system.dt)
@@ -157,15 +168,16 @@ def main() -> None:
             qr_every=args.qr_every,
         )
         seconds = time.perf_counter() - start
-        lam = result.exponents.tolist()
-        err = result.stderr.tolist()
+        lam, err = largest_first(result)
         cells = [f"{v:+.4f}" for v in lam[:3]] + ["—"] * (3 - min(3, len(lam)))
         errors = ", ".join(f"{v:.4f}" for v in err[:3])
         literature = system.lyapunov_exponents
         lit = f"{literature[0]:.4f}" if literature else "—"
+        published = system.spec.dysts_lambda1
+        dysts = "—" if published is None else f"{published:.4f}"
         print(
             f"| {name} | {system.dt:g} | {horizon:g} | {' | '.join(cells)} | {errors} | "
-            f"{sum(lam):+.4f} | {lit} | {seconds:.0f} |",
+            f"{sum(lam):+.4f} | {lit} | {dysts} | {seconds:.0f} |",
             flush=True,
         )
         if args.write_catalog:  # one system at a time, so an interrupted run keeps its work

@@ -7,6 +7,7 @@ missing parameter fails loudly. States are batched over leading dimensions: x is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,9 +30,10 @@ class Equations:
     min_dim: int = 1
 
 
-def _matrix3(entries: tuple[Tensor, ...]) -> Tensor:
-    """Nine (...,) entries in row-major order -> (..., 3, 3)."""
-    return torch.stack(entries, dim=-1).unflatten(-1, (3, 3))
+def _matrix(entries: tuple[Tensor, ...]) -> Tensor:
+    """n² (...,) entries in row-major order -> (..., n, n)."""
+    n = math.isqrt(len(entries))
+    return torch.stack(entries, dim=-1).unflatten(-1, (n, n))
 
 
 def lorenz63_rhs(t: Tensor | float, x: Tensor, *, sigma: float, rho: float, beta: float) -> Tensor:
@@ -45,7 +47,7 @@ def lorenz63_jacobian(x: Tensor, *, sigma: float, rho: float, beta: float) -> Te
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero - sigma, zero + sigma, zero,
         rho - z,      zero - 1.0,   -x_,
         y,            x_,           zero - beta,
@@ -64,7 +66,7 @@ def rossler_jacobian(x: Tensor, *, a: float, b: float, c: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero,       zero - 1.0, zero - 1.0,
         zero + 1.0, zero + a,   zero,
         z,          zero,       x_ - c,
@@ -89,11 +91,6 @@ def lorenz96_jacobian(x: Tensor, *, n: int, F: float) -> Tensor:
     return jac
 
 
-def _matrix2(entries: tuple[Tensor, ...]) -> Tensor:
-    """Four (...,) entries in row-major order -> (..., 2, 2)."""
-    return torch.stack(entries, dim=-1).unflatten(-1, (2, 2))
-
-
 def chen_rhs(t: Tensor | float, x: Tensor, *, a: float, b: float, c: float) -> Tensor:
     """Chen (1999): x' = a(y − x), y' = (c − a)x − xz + cy, z' = xy − bz."""
     x_, y, z = x.unbind(-1)
@@ -105,7 +102,7 @@ def chen_jacobian(x: Tensor, *, a: float, b: float, c: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero - a,  zero + a, zero,
         c - a - z, zero + c, -x_,
         y,         x_,       zero - b,
@@ -129,7 +126,7 @@ def chua_jacobian(x: Tensor, *, alpha: float, beta: float, m0: float, m1: float)
     zero = torch.zeros_like(x_)
     slope = torch.where(x_.abs() < 1, zero + m0, zero + m1)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         -alpha * (1 + slope), zero + alpha, zero,
         zero + 1.0,           zero - 1.0,   zero + 1.0,
         zero,                 zero - beta,  zero,
@@ -148,7 +145,7 @@ def sprott_f_jacobian(x: Tensor, *, a: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero,       zero + 1.0, zero + 1.0,
         zero - 1.0, zero + a,   zero,
         2 * x_,     zero,       zero - 1.0,
@@ -167,7 +164,7 @@ def sprott_g_jacobian(x: Tensor, *, a: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero + a,   zero,       zero + 1.0,
         z,          zero - 1.0, x_,
         zero - 1.0, zero + 1.0, zero,
@@ -186,7 +183,7 @@ def sprott_k_jacobian(x: Tensor, *, a: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         y,          x_,         zero - 1.0,
         zero + 1.0, zero - 1.0, zero,
         zero + 1.0, zero,       zero + a,
@@ -205,7 +202,7 @@ def sprott_s_jacobian(x: Tensor, *, a: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero - 1.0, zero - a, zero,
         zero + 1.0, zero,     2 * z,
         zero + 1.0, zero,     zero,
@@ -224,7 +221,7 @@ def thomas_jacobian(x: Tensor, *, b: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero - b, y.cos(), zero,
         zero,     zero - b, z.cos(),
         x_.cos(), zero,     zero - b,
@@ -250,7 +247,7 @@ def aizawa_jacobian(
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         z - b,                                  zero - d,            x_,
         zero + d,                               z - b,               y,
         -2 * x_ * (1 + e * z) + 3 * f * z * x_**2, -2 * y * (1 + e * z),
@@ -277,7 +274,7 @@ def halvorsen_jacobian(x: Tensor, *, a: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero - a,     -4 - 2 * y, zero - 4,
         zero - 4,     zero - a,   -4 - 2 * z,
         -4 - 2 * x_,  zero - 4,   zero - a,
@@ -304,7 +301,7 @@ def rabinovich_fabrikant_jacobian(x: Tensor, *, alpha: float, gamma: float) -> T
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         2 * x_ * y + gamma,      z - 1 + x_ * x_, y,
         3 * z + 1 - 3 * x_ * x_, zero + gamma,    3 * x_,
         -2 * z * y,              -2 * z * x_,     -2 * (alpha + x_ * y),
@@ -354,7 +351,7 @@ def hindmarsh_rose_jacobian(
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         -3 * a * x_ * x_ + 2 * b * x_, zero + 1.0, zero - 1.0,
         -2 * d * x_,                   zero - 1.0, zero,
         zero + r * s,                  zero,       zero - r,
@@ -372,24 +369,29 @@ def duffing_rhs(
     gamma: float,
     omega: float,
 ) -> Tensor:
-    """Forced Duffing oscillator made autonomous with the forcing phase θ:
-    x' = v, v' = −δv − αx − βx³ + γ cos θ, θ' = ω."""
-    x_, v, theta = x.unbind(-1)
-    dv = -delta * v - alpha * x_ - beta * x_**3 + gamma * theta.cos()
-    return torch.stack((v, dv, torch.zeros_like(theta) + omega), dim=-1)
+    """Forced Duffing oscillator made autonomous with the forcing phase φ stored as
+    (c, s) = (cos φ, sin φ): x' = v, v' = −δv − αx − βx³ + γc, c' = −ωs, s' = ωc.
+
+    The phase rotates on the unit circle c² + s² = 1, which the flow keeps invariant, so stored
+    states stay bounded and stationary (the angle φ itself would grow without bound).
+    """
+    x_, v, c, s = x.unbind(-1)
+    dv = -delta * v - alpha * x_ - beta * x_**3 + gamma * c
+    return torch.stack((v, dv, -omega * s, omega * c), dim=-1)
 
 
 def duffing_jacobian(
     x: Tensor, *, delta: float, alpha: float, beta: float, gamma: float, omega: float
 ) -> Tensor:
-    """Jacobian of `duffing_rhs`, (..., 3, 3)."""
-    x_, v, theta = x.unbind(-1)
+    """Jacobian of `duffing_rhs`, (..., 4, 4)."""
+    x_, v, c, s = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
-        zero,                       zero + 1.0,   zero,
-        -alpha - 3 * beta * x_ * x_, zero - delta, -gamma * theta.sin(),
-        zero,                       zero,         zero,
+    return _matrix((
+        zero,                        zero + 1.0,   zero,         zero,
+        -alpha - 3 * beta * x_ * x_, zero - delta, zero + gamma, zero,
+        zero,                        zero,         zero,         zero - omega,
+        zero,                        zero,         zero + omega, zero,
     ))
     # fmt: on
 
@@ -404,30 +406,48 @@ def van_der_pol_jacobian(x: Tensor, *, mu: float) -> Tensor:
     """Jacobian of `van_der_pol_rhs`, (..., 2, 2)."""
     x_, y = x.unbind(-1)
     zero = torch.zeros_like(x_)
-    return _matrix2((zero, zero + 1.0, -2 * mu * x_ * y - 1, mu * (1 - x_ * x_)))
+    return _matrix((zero, zero + 1.0, -2 * mu * x_ * y - 1, mu * (1 - x_ * x_)))
 
 
 def pendulum_rhs(
     t: Tensor | float, x: Tensor, *, damping: float, amplitude: float, drive_frequency: float
 ) -> Tensor:
-    """Damped driven pendulum made autonomous with the drive phase φ:
-    θ' = ω, ω' = −bω − sin θ + A cos φ, φ' = Ω."""
-    theta, omega, phi = x.unbind(-1)
-    domega = -damping * omega - theta.sin() + amplitude * phi.cos()
-    return torch.stack((omega, domega, torch.zeros_like(phi) + drive_frequency), dim=-1)
+    """Damped driven pendulum, θ'' = −bθ' − sin θ + A cos φ with drive phase φ' = Ω, the angles
+    stored as points on circles: state (cos θ, sin θ, ω, cos φ, sin φ) with
+    (cos θ)' = −ω sin θ, (sin θ)' = ω cos θ, ω' = −bω − sin θ + A cos φ,
+    (cos φ)' = −Ω sin φ, (sin φ)' = Ω cos φ.
+
+    Both unit circles are invariant under the flow; stored states stay stationary where θ
+    (the pendulum rolls over) and φ would grow without bound.
+    """
+    c_theta, s_theta, omega, c_phi, s_phi = x.unbind(-1)
+    domega = -damping * omega - s_theta + amplitude * c_phi
+    return torch.stack(
+        (
+            -omega * s_theta,
+            omega * c_theta,
+            domega,
+            -drive_frequency * s_phi,
+            drive_frequency * c_phi,
+        ),
+        dim=-1,
+    )
 
 
 def pendulum_jacobian(
     x: Tensor, *, damping: float, amplitude: float, drive_frequency: float
 ) -> Tensor:
-    """Jacobian of `pendulum_rhs`, (..., 3, 3)."""
-    theta, omega, phi = x.unbind(-1)
-    zero = torch.zeros_like(theta)
+    """Jacobian of `pendulum_rhs`, (..., 5, 5)."""
+    c_theta, s_theta, omega, c_phi, s_phi = x.unbind(-1)
+    zero = torch.zeros_like(omega)
+    frequency = zero + drive_frequency
     # fmt: off
-    return _matrix3((
-        zero,         zero + 1.0,     zero,
-        -theta.cos(), zero - damping, -amplitude * phi.sin(),
-        zero,         zero,           zero,
+    return _matrix((
+        zero,  -omega,     -s_theta,       zero,             zero,
+        omega, zero,       c_theta,        zero,             zero,
+        zero,  zero - 1.0, zero - damping, zero + amplitude, zero,
+        zero,  zero,       zero,           zero,             -frequency,
+        zero,  zero,       zero,           frequency,        zero,
     ))
     # fmt: on
 
@@ -445,7 +465,7 @@ def lotka_volterra_jacobian(
 ) -> Tensor:
     """Jacobian of `lotka_volterra_rhs`, (..., 2, 2)."""
     x_, y = x.unbind(-1)
-    return _matrix2((alpha - beta * y, -beta * x_, delta * y, delta * x_ - gamma))
+    return _matrix((alpha - beta * y, -beta * x_, delta * y, delta * x_ - gamma))
 
 
 def lorenz84_rhs(t: Tensor | float, x: Tensor, *, a: float, b: float, F: float, G: float) -> Tensor:
@@ -466,7 +486,7 @@ def lorenz84_jacobian(x: Tensor, *, a: float, b: float, F: float, G: float) -> T
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero - a,  -2 * y,  -2 * z,
         y - b * z, x_ - 1,  -b * x_,
         b * y + z, b * x_,  x_ - 1,
@@ -485,7 +505,7 @@ def genesio_tesi_jacobian(x: Tensor, *, a: float, b: float, c: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero,       zero + 1.0, zero,
         zero,       zero,       zero + 1.0,
         2 * x_ - c, zero - b,   zero - a,
@@ -508,7 +528,7 @@ def dadras_jacobian(x: Tensor, *, a: float, b: float, c: float, d: float, e: flo
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero - a, 1 + b * z, b * y,
         -z,       zero + c,  1 - x_,
         d * y,    d * x_,    zero - e,
@@ -527,7 +547,7 @@ def rucklidge_jacobian(x: Tensor, *, kappa: float, lam: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero - kappa, lam - z, -y,
         zero + 1.0,   zero,    zero,
         zero,         2 * y,   zero - 1.0,
@@ -546,7 +566,7 @@ def burke_shaw_jacobian(x: Tensor, *, s: float, v: float) -> Tensor:
     x_, y, z = x.unbind(-1)
     zero = torch.zeros_like(x_)
     # fmt: off
-    return _matrix3((
+    return _matrix((
         zero - s, zero - s,   zero,
         -s * z,   zero - 1.0, -s * x_,
         s * y,    s * x_,     zero,
@@ -564,7 +584,7 @@ def brusselator_rhs(t: Tensor | float, x: Tensor, *, a: float, b: float) -> Tens
 def brusselator_jacobian(x: Tensor, *, a: float, b: float) -> Tensor:
     """Jacobian of `brusselator_rhs`, (..., 2, 2)."""
     x_, y = x.unbind(-1)
-    return _matrix2((-(b + 1) + 2 * x_ * y, x_ * x_, b - 2 * x_ * y, -x_ * x_))
+    return _matrix((-(b + 1) + 2 * x_ * y, x_ * x_, b - 2 * x_ * y, -x_ * x_))
 
 
 def fitzhugh_nagumo_rhs(
@@ -581,7 +601,7 @@ def fitzhugh_nagumo_jacobian(
     """Jacobian of `fitzhugh_nagumo_rhs`, (..., 2, 2)."""
     v, w = x.unbind(-1)
     zero = torch.zeros_like(v)
-    return _matrix2((1 - v * v, zero - 1.0, zero + epsilon, zero - epsilon * b))
+    return _matrix((1 - v * v, zero - 1.0, zero + epsilon, zero - epsilon * b))
 
 
 EQUATIONS: dict[str, Equations] = {

@@ -104,9 +104,7 @@ class ODESystem(AbstractSystem):
         device: torch.device | str | None = None,
     ) -> Tensor:
         # Draw on the CPU so the same generator gives the same states on every device.
-        low, high = (torch.as_tensor(b, dtype=dtype) for b in self.spec.initial_box)
-        x = low + (high - low) * torch.rand(n, self.dim, generator=generator, dtype=dtype)
-        x = x.to(device)
+        x = self.spec.draw_from_box(n, self.dim, generator, dtype).to(device)
         x = spin_up(make_step(self, self.dt), x, round(self.spec.transient_time / self.dt))
         if not torch.isfinite(x).all():
             raise ConfigError(

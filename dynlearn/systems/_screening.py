@@ -116,9 +116,7 @@ def _simulate(
 ) -> tuple[Tensor, Tensor]:
     """λ1 (mean over orbits) and peak |x| of each system, (N,) each; one batch if possible."""
     spec, dt = group[0].spec, group[0].dt
-    low, high = (torch.as_tensor(b, dtype=FLOAT) for b in spec.initial_box)
-    shape = (len(group) * ics, group[0].dim)
-    x = low + (high - low) * torch.rand(shape, generator=generator, dtype=FLOAT)
+    x = spec.draw_from_box(len(group) * ics, group[0].dim, generator, FLOAT)
     field = _batched_field(group, ics, x)
     if field is None:  # equations that cannot take a batch of parameters: one at a time
         results = [_simulate([s], ics, time, transient, generator) for s in group]

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import torch
+from torch import Tensor
+
 Scalar = float | int
 Bound = float | tuple[float, ...]
 
@@ -83,9 +86,14 @@ class SystemSpec:
         dt: simulation time step (time units).
         transient_time: time integrated from `initial_box` to reach the attractor.
         initial_box: (low, high) of the uniform box transients start from; scalars broadcast.
+        circles: index pairs (i, j) of states that are (cos, sin) of an angle; draws from the
+            box are projected onto these unit circles, which the equations keep invariant.
         lyapunov_exponents: literature exponents for the default parameters (leading ones),
             for reference only; None when unknown.
         lyapunov_source: where `lyapunov_exponents` come from.
+        dysts_lambda1: λ1 published in the dysts catalogue for the same equations and
+            parameters (its ``maximum_lyapunov_estimated``); None where dysts lacks the system
+            or uses other parameters.
         chaotic: whether the default parameters give a chaotic attractor (λ1 > 0); False
             for limit cycles, tori and conservative oscillators.
         computed_lyapunov: the full spectrum for the default parameters by dynlearn's
@@ -100,8 +108,10 @@ class SystemSpec:
     dt: float
     transient_time: float
     initial_box: tuple[Bound, Bound]
+    circles: tuple[tuple[int, int], ...] = ()
     lyapunov_exponents: tuple[float, ...] | None = None
     lyapunov_source: str | None = None
+    dysts_lambda1: float | None = None
     chaotic: bool = False
     computed_lyapunov: ComputedLyapunov | None = None
 
@@ -109,7 +119,14 @@ class SystemSpec:
     def from_entry(cls, name: str, entry: Mapping[str, Any]) -> SystemSpec:
         """Parse one catalog.yaml entry; raises ValueError naming the bad field."""
         fields = set(cls.__dataclass_fields__) - {"name"}
-        optional = {"lyapunov_exponents", "lyapunov_source", "chaotic", "computed_lyapunov"}
+        optional = {
+            "circles",
+            "lyapunov_exponents",
+            "lyapunov_source",
+            "dysts_lambda1",
+            "chaotic",
+            "computed_lyapunov",
+        }
         required = fields - optional
         if unknown := set(entry) - fields:
             raise ValueError(f"catalogue entry {name!r}: unknown fields {sorted(unknown)}")
@@ -122,9 +139,18 @@ class SystemSpec:
         exponents = entry.get("lyapunov_exponents")
         box = entry["initial_box"]
         computed = entry.get("computed_lyapunov")
+        dysts = entry.get("dysts_lambda1")
         sized = [names, box["low"], box["high"]]
         if isinstance(dim, int) and any(isinstance(v, list) and len(v) != dim for v in sized):
             raise ValueError(f"catalogue entry {name!r}: lists in it need {dim} values")
+        circles = entry.get("circles", [])
+        if circles and (
+            isinstance(names, str)
+            or not all(len(pair) == 2 and set(pair) <= set(names) for pair in circles)
+        ):
+            raise ValueError(
+                f"catalogue entry {name!r}: circles must be [cos, sin] pairs of state names"
+            )
         return cls(
             name=name,
             citation=str(entry["citation"]),
@@ -134,8 +160,10 @@ class SystemSpec:
             dt=float(entry["dt"]),
             transient_time=float(entry["transient_time"]),
             initial_box=(_bound(box["low"]), _bound(box["high"])),
+            circles=tuple((names.index(c), names.index(s)) for c, s in circles),
             lyapunov_exponents=None if exponents is None else tuple(map(float, exponents)),
             lyapunov_source=entry.get("lyapunov_source"),
+            dysts_lambda1=None if dysts is None else float(dysts),
             chaotic=bool(entry.get("chaotic", False)),
             computed_lyapunov=None
             if computed is None
@@ -143,6 +171,26 @@ class SystemSpec:
                 name, computed, dim if isinstance(dim, int) else entry["params"][dim]
             ),
         )
+
+    def draw_from_box(
+        self, n: int, dim: int, generator: torch.Generator, dtype: torch.dtype
+    ) -> Tensor:
+        """Uniform draws from `initial_box`, each `circles` pair projected onto its unit circle.
+
+        Args:
+            n: number of states.
+            dim: the state dimension D (scalar bounds broadcast over it).
+            generator: the source of randomness (CPU).
+            dtype: floating dtype of the result.
+
+        Returns:
+            (n, D) states on the CPU, the start of a transient onto the attractor.
+        """
+        low, high = (torch.as_tensor(b, dtype=dtype) for b in self.initial_box)
+        x = low + (high - low) * torch.rand(n, dim, generator=generator, dtype=dtype)
+        for i, j in self.circles:
+            x[:, [i, j]] = torch.nn.functional.normalize(x[:, [i, j]], dim=-1)
+        return x
 
 
 def _bound(value: Scalar | list[Scalar]) -> Bound:

@@ -82,7 +82,7 @@ def test_sampled_states_and_rollouts_are_finite_and_bounded(name):
     assert x0.shape == (N_ICS, system.dim) and torch.isfinite(x0).all()
     orbit = _rollout(name)
     assert torch.isfinite(orbit).all()
-    # Bounded: no growth beyond the attractor's scale (phase variables grow only linearly).
+    # Bounded: no growth beyond the attractor's scale (angles are stored as points on circles).
     assert orbit.abs().amax() <= 10 * (x0.abs().amax() + 1)
 
 
