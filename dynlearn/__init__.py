@@ -13,6 +13,7 @@ The Python API is the one the CLI and the Prefect flows use::
 
 __version__ = "0.1.0"
 
+from ._compare import compare_runs as compare_runs  # noqa: E402
 from ._errors import ConfigError as ConfigError  # noqa: E402
 from ._errors import DataError as DataError  # noqa: E402
 from ._errors import DynlearnError as DynlearnError  # noqa: E402
@@ -20,6 +21,7 @@ from ._errors import TrainingDiverged as TrainingDiverged  # noqa: E402
 from ._evaluate import evaluate as evaluate  # noqa: E402
 from ._run import Run as Run  # noqa: E402
 from ._run import load_run as load_run  # noqa: E402
+from ._seeds import train_seeds as train_seeds  # noqa: E402
 from ._settings import EvalSpec as EvalSpec  # noqa: E402
 from ._settings import Settings as Settings  # noqa: E402
 from ._workflow import evaluate_run as evaluate_run  # noqa: E402

@@ -81,7 +81,7 @@ class Settings:
     @property
     def run_hash(self) -> str:
         """Identifies a training run: everything that changes its result."""
-        ignored = {"resume", "run", "threads", "paths", "device", "eval", "ingest", "source"}
+        ignored = {"resume", "run", "threads", "paths", "device", "eval", "ingest", "source", "seeds", "jobs"}
         config = {k: v for k, v in self.config.items() if k not in ignored}
         config["trainer"] = {k: v for k, v in config.get("trainer", {}).items()
                              if k not in ("progress", "wall_time_limit")}

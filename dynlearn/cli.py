@@ -21,21 +21,27 @@ commands:
   generate   simulate the configured system into <paths.data>/<data.name>.zarr (resumable)
   ingest     read a file (PDEBench/The Well .h5, NetCDF .nc, .npy, .csv) into <paths.data>/<name>.zarr
   train      generate data if missing, train the model, evaluate it; writes runs/<name>/<time>/
+             (seeds=<n>: n seeds and a median ± MAD summary in runs/<name>/seeds-<group>/)
   evaluate   evaluate a trained run: run=<run dir>; writes <run dir>/eval-<time>/
+  compare    invariants of runs side by side: runs=<run dir, folder of runs, or [a,b]>
   pipeline   the Prefect flow generate -> train -> evaluate (embedded server unless PREFECT_API_URL)
 
 examples:
   python -m dynlearn train +exp=lorenz
   python -m dynlearn train +exp=lorenz trainer.epochs=20 seed=3
+  python -m dynlearn train +exp=lorenz seeds=5 jobs=2
   python -m dynlearn evaluate run=runs/lorenz/2026-11-23_15-00-00_000000
+  python -m dynlearn compare runs=runs/lorenz
   python -m dynlearn ingest source=glofas.nc name=rhine
 """
 
 _DESCRIPTIONS = {
     "generate": "Simulate the configured system into a Zarr store; rerunning resumes or reuses it.",
     "ingest": "Read a file into a validated Zarr store <paths.data>/<name>.zarr (reused if made from the same file).",
-    "train": "Generate data if missing, train, and evaluate; resume=<run dir> or resume=true continues.",
+    "train": "Generate data if missing, train, and evaluate; resume=<run dir> or resume=true continues; "
+             "seeds=<n> trains seeds seed..seed+n-1 (skipping finished ones) and summarizes them.",
     "evaluate": "Evaluate a trained run (run=<run dir>) into a new eval-<timestamp>/ folder.",
+    "compare": "Print and write (runs/compare/compare-<time>.md, .csv) the invariants of runs side by side.",
     "pipeline": "Run generate -> train -> evaluate as a Prefect flow and publish the metrics table.",
 }
 
@@ -142,6 +148,18 @@ def command_help(command: str) -> str:
                   "  -> series, (traj, time, dim) -> ode.",
                   "--cfg prints the composed config and exits; nothing is written."]
         return "\n".join(lines)
+    if command == "compare":
+        lines += ["", "compare keys: runs=<run dir> | <folder searched for runs> | [<a>,<b>,...] (required),",
+                  "  paths.runs (the output goes to <paths.runs>/compare/)",
+                  "Each run is read from its newest metrics.json of protocol version 2 (the newest eval-*/",
+                  "  folder that has one, else the run's own); runs evaluated on different test data or with",
+                  "  another protocol version are refused (re-evaluate them: python -m dynlearn evaluate run=...).",
+                  "--cfg prints the composed config and exits; nothing is written."]
+        return "\n".join(lines)
+    if command == "train":
+        lines += ["", "seed keys: seeds=<n> runs seeds seed, seed+1, ..., seed+n-1 (data.seed stays), each in",
+                  "  a subprocess, skipping seeds whose run is already complete; jobs=<k> runs k at once",
+                  "  (threads=1 each); the summary goes to <paths.runs>/<name>/seeds-<group>/summary.md, .csv"]
     lines += ["", "common keys: seed, device, dtype, threads, paths.data, paths.runs, resume, run,",
               "  trainer.epochs, trainer.wall_time_limit, data.path, eval.n_steps",
               "--cfg prints the composed config and exits; nothing is written."]
@@ -175,10 +193,31 @@ def _ingest(overrides: list[str]) -> int:
 
 
 def _train(overrides: list[str]) -> int:
+    from ._settings import build_settings
     from ._workflow import train
 
-    run_dir = train(load_settings(overrides))
-    _print_summary(run_dir)
+    config = load_config(overrides)
+    seeds, jobs = _positive_int(config, "seeds", nullable=True), _positive_int(config, "jobs")
+    if seeds is None and jobs > 1:
+        raise ConfigError(f"jobs={jobs} runs seeds in parallel but seeds is not set; add seeds=<n> or drop jobs")
+    if seeds is not None and config.get("resume") not in (None, False):
+        raise ConfigError("resume does not combine with seeds; rerun the same seeds=... command, "
+                          "which skips the seeds already complete")
+    if seeds is None:
+        _print_summary(train(build_settings(config)))
+        return 0
+    from ._seeds import train_seeds
+
+    result = train_seeds(overrides, seeds=seeds, jobs=jobs)
+    print(f"summary: {result.summary_dir / 'summary.md'}")
+    print(result.markdown, end="")
+    bad = [run for run in result.runs if run.state not in ("complete", "skipped")]
+    if any(run.state == "crashed" for run in bad):
+        return 1  # a bug in a seed: its traceback was printed above
+    if bad:
+        print(f"dynlearn train: error: {len(bad)} of {seeds} seeds did not finish (seed {bad[0].seed}: "
+              f"{bad[0].state}); see the lines above, fix and rerun to train only those", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -191,6 +230,30 @@ def _evaluate(overrides: list[str]) -> int:
     out = evaluate_run(settings.run, settings.eval)
     _print_summary(out)
     return 0
+
+
+def _compare(overrides: list[str]) -> int:
+    from ._compare import compare_runs, write_comparison
+
+    config = load_config(overrides)
+    runs = config.get("runs")
+    if isinstance(runs, str):
+        runs = [runs]
+    if not runs or not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
+        raise ConfigError(f"compare needs runs=<run dir or folder of runs> or runs=[a,b], got {runs!r}")
+    text, path = write_comparison(compare_runs(runs), Path(config["paths"]["runs"]) / "compare")
+    print(text, end="")
+    print(f"written: {path} and {path.with_suffix('.csv').name}")
+    return 0
+
+
+def _positive_int(config: dict, key: str, *, nullable: bool = False) -> int | None:
+    value = config.get(key)
+    if value is None and nullable:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{key} must be a positive integer{' or null' if nullable else ''}, got {value!r}")
+    return value
 
 
 def _pipeline(overrides: list[str]) -> int:
@@ -213,7 +276,7 @@ def _print_summary(directory: Path) -> None:
 
 
 _COMMANDS = {"generate": _generate, "ingest": _ingest, "train": _train, "evaluate": _evaluate,
-             "pipeline": _pipeline}
+             "compare": _compare, "pipeline": _pipeline}
 
 
 def _missing_option_message(text: str) -> str:
