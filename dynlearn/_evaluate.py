@@ -1,11 +1,14 @@
-"""Judge a trained model by the long-term invariants of its free runs.
+"""Judge a trained model by the long-term invariants of its free runs (evaluation protocol v2).
 
-Protocol (DESIGN.md §5): from the first state of each held-out test trajectory, free-run the
-model; its first `n_steps` steps give the valid prediction time against the aligned truth, and
-the `n_steps` after a `transient` are compared with the truth's distribution (D_stsp) and power
-spectrum (D_H). Every figure is reported beside the true-vs-true floor computed the same way
-(two different true trajectories of the same length), and the model's largest Lyapunov
-exponent (Jacobian products + QR along a free run) beside the data's (Rosenstein).
+From each of K held-out test cases (a context and the truth after it), free-run the model for
+`transient + n` steps. The first n steps give the valid prediction time against the truth; the
+n steps after the transient, pooled over all K runs, are compared with the pooled truths:
+D_stsp of the occupation measures and D_H of the mean power spectra. Every figure stands beside
+its floor: the same metric between the test truths and an independent set of true cases of the
+same number and length (the store's floor split, or its validation split). Each run is flagged
+collapsed or diverged by the rules of `dynlearn.metrics._protocol`; per-case figures follow
+as a secondary table. λ_max comes from Jacobian products + QR along each run, beside the
+catalogue's λ1 or, for measured data, Rosenstein's estimate from the test truths.
 """
 
 from __future__ import annotations
@@ -20,73 +23,100 @@ import torch
 
 from ._run import Run
 from ._settings import EvalSpec
-from .data import split_indices, validate
-from .data._schema import layout_of
-from .metrics import d_h, d_stsp, lyap_rosenstein, lyapunov_spectrum, vpt
+from .data import validate
+from .data._cases import evaluation_cases, floor_cases
+from .metrics import d_h, vpt
+from .metrics._protocol import PROTOCOL_VERSION, pooled_d_stsp
 from .train._checkpoint import atomic_write_json, atomic_write_text
+from .train._scoring import Judge, rosenstein
 
 
 @torch.no_grad()
 def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> dict:
-    """Free-run `run.model` on the test split, compute the invariants, write them to `out_dir`.
+    """Free-run `run.model` from the test cases, compute the invariants, write them to `out_dir`.
 
     Writes ``metrics.json``, ``metrics_table.csv`` / ``.md`` and PNG plots into `out_dir`.
 
     Returns:
-        The metrics (medians, per-initial-condition values, floors, Lyapunov exponents).
+        The metrics: pooled figures with their floors, failure counts, per-case rows.
+
+    Raises:
+        DataError: the store's test split cannot give one case of the protocol's length.
     """
     ds = validate(run.data_store)
-    test = split_indices(ds, "test")[: spec.n_ics]
-    if len(test) < 2:
-        raise ValueError("evaluation needs at least 2 test trajectories (for the true-vs-true floor)")
-    truth_all = torch.from_numpy(ds[layout_of(ds).variable].isel(traj=test).values)  # (B, T, D) physical units
-    n = min(spec.n_steps, truth_all.shape[1] - 1)
+    test = evaluation_cases(ds, "test", n_cases=spec.n_ics, n_steps=spec.n_steps)
+    floor = floor_cases(ds, test)
     dt = float(ds.attrs["dt"])
-    lyap_time = run.meta.get("lyapunov_time") or ds.attrs.get("lyapunov_time")
-    model, dtype = run.model, next(run.model.parameters()).dtype
-    context = run.normalizer.normalize(truth_all[:, :1]).to(dtype)
-    free = run.model.rollout(context, spec.transient + n)
-    free = run.normalizer.denormalize(free.double())  # (B, transient + n, D)
-    truth = truth_all[:, 1:1 + n].numpy()
-    forecast, attractor = free[:, :n].numpy(), free[:, spec.transient:spec.transient + n].numpy()
-    std = np.asarray(run.normalizer.std)
-    mean = np.asarray(run.normalizer.mean)
-    # D_stsp in standardized units: the histogram is affine-invariant per dimension, and the
-    # Gaussian-mixture variant (dim >= 6) assumes unit variance.
-    z_truth, z_attractor, z_truth_all = (truth - mean) / std, (attractor - mean) / std, \
-        (truth_all.numpy() - mean) / std
+    # Everything is compared in the units the model learned (train-split standardization): the
+    # histogram is affine-invariant per dimension and the Gaussian mixture assumes unit variance.
+    z = _standardizer(run)
+    z_test = test.map(z)
+    judge = Judge.build(ds.attrs, z_test, dt, bins=spec.bins, dh_cutoff=spec.dh_cutoff,
+                        transient=spec.transient, lyap_steps=spec.lyap_steps, lyap_transient=spec.lyap_transient)
+    n_bins, lyap_ref, dim = judge.n_bins, judge.truth.lyap_reference, test.truths.shape[-1]
+    chaotic = judge.truth.chaotic
+    score = judge.score(run.model)
+    n = test.n_steps
+    forecast = score.generated[:, :n]
+    attractor = score.generated[:, spec.transient:spec.transient + n]
+    lyap_time = 1.0 / lyap_ref if chaotic else None
+    valid = vpt(forecast, z_test.truths, dt=dt, lyapunov_time=lyap_time or 1.0,
+                threshold=spec.vpt_threshold, std=np.ones(dim))
+    z_floor = floor.map(z) if floor is not None else None
+    floor_stsp = pooled_d_stsp(z_test.truths[:len(floor)], z_floor.truths, n_bins=n_bins) if floor else math.nan
+    floor_dh = d_h(z_test.truths[:len(floor)], z_floor.truths, cutoff=spec.dh_cutoff) if floor else math.nan
 
     per_ic = []
-    for i in range(len(test)):
-        other = z_truth_all[(i + 1) % len(test), 1:1 + n]
-        valid = vpt(forecast[i], truth[i], dt=dt, lyapunov_time=lyap_time or 1.0,
-                    threshold=spec.vpt_threshold, std=std)
-        finite = bool(np.isfinite(attractor[i]).all())
+    for k in range(len(test)):
+        finite = bool(np.isfinite(attractor[k]).all())
+        other = z_floor.truths[k] if floor is not None and k < len(floor) else None
         per_ic.append({
-            "trajectory": int(test[i]),
-            "d_stsp": d_stsp(z_truth[i], z_attractor[i]) if finite else math.nan,
-            "d_h": d_h(z_truth[i], z_attractor[i]) if finite else math.nan,
-            "d_stsp_floor": d_stsp(z_truth[i], other),
-            "d_h_floor": d_h(z_truth[i], other),
-            "vpt": float(valid.lyapunov_times),
-            "vpt_censored": bool(valid.censored),
+            "trajectory": test.origins[k][0],
+            "start": test.origins[k][1],
+            "status": score.status[k],
+            "d_stsp": _stsp(z_test.truths[k], attractor[k], n_bins) if finite else math.nan,
+            "d_h": d_h(z_test.truths[k], attractor[k], cutoff=spec.dh_cutoff) if finite else math.nan,
+            "d_stsp_floor": _stsp(z_test.truths[k], other, n_bins) if other is not None else math.nan,
+            "d_h_floor": d_h(z_test.truths[k], other, cutoff=spec.dh_cutoff) if other is not None else math.nan,
+            "lyap_max": float(score.lyap[k]),
+            "vpt": float(valid.lyapunov_times[k]),
+            "vpt_censored": bool(valid.censored[k]),
         })
-    lyap = _model_lyapunov(model, context, spec, dt)
+    ok = [k for k, s in enumerate(score.status) if s == "ok"]
     metrics = {
+        "protocol_version": PROTOCOL_VERSION,
+        "test_data": {
+            "store": str(Path(run.data_store).resolve()),
+            "store_hash": ds.attrs["config_hash"],
+            "cases": [list(o) for o in test.origins],
+            "n_steps": n,
+            "transient": spec.transient,
+            "context": int(test.contexts.shape[1]),
+        },
+        "n_ics": len(test),
         "n_steps": n,
         "transient": spec.transient,
         "dt": dt,
+        "bins": n_bins if n_bins is not None else "gmm",
+        "dh_cutoff": spec.dh_cutoff,
+        "floor_split": floor.split if floor is not None else None,
+        "floor_n_ics": len(floor) if floor is not None else 0,
+        "d_stsp": score.d_stsp,
+        "d_stsp_floor": floor_stsp,
+        "d_h": score.d_h,
+        "d_h_floor": floor_dh,
+        "n_collapsed": score.n_collapsed,
+        "n_diverged": score.n_diverged,
+        "lyap_max": _median(score.lyap),
+        "lyap_max_ok_runs": _median(score.lyap[ok]) if ok else math.nan,
+        "lyap_max_reference": lyap_ref,
+        "lyap_max_reference_kind": judge.reference_kind,
         "lyapunov_time": lyap_time,
-        "d_stsp": _median(per_ic, "d_stsp"),
-        "d_h": _median(per_ic, "d_h"),
-        "d_stsp_floor": _median(per_ic, "d_stsp_floor"),
-        "d_h_floor": _median(per_ic, "d_h_floor"),
-        "vpt": _median(per_ic, "vpt"),
-        "vpt_censored": sum(r["vpt_censored"] for r in per_ic),
-        "lyap_max": lyap,
-        "lyap_max_data": _rosenstein(truth[0], dt),
-        "lyap_max_generated": _rosenstein(attractor[0], dt) if np.isfinite(attractor[0]).all() else math.nan,
-        "lyap_max_reference": 1.0 / lyap_time if lyap_time else None,
+        "vpt": _median(valid.lyapunov_times),
+        "vpt_unit": "lyapunov_times" if lyap_time else "time",
+        "vpt_censored": int(np.sum(valid.censored)),
+        "lyap_max_data": rosenstein(test.truths[0], dt),
+        "lyap_max_generated": rosenstein(attractor[ok[0]], dt) if ok else math.nan,
         "per_ic": per_ic,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,61 +124,72 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
     rows = metrics_table(metrics)
     atomic_write_text(_csv(rows), out_dir / "metrics_table.csv")
     atomic_write_text(_markdown(rows), out_dir / "metrics_table.md")
-    if plots:
+    if plots and test.truths.ndim == 3:
         from ._plots import plot_attractors, plot_spectra
 
-        plot_attractors(truth[0], attractor[0], out_dir / "attractor.png", names=run.meta.get("state_names"))
-        plot_spectra(truth[0], attractor[0], dt, out_dir / "power_spectra.png")
+        shown = ok[0] if ok else 0
+        mean, std = np.asarray(run.normalizer.mean), np.asarray(run.normalizer.std)
+        plot_attractors(test.truths[shown], attractor[shown] * std + mean, out_dir / "attractor.png",
+                        names=run.meta.get("state_names"))
+        plot_spectra(test.truths[shown], attractor[shown] * std + mean, dt, out_dir / "power_spectra.png")
     return metrics
 
 
 def metrics_table(metrics: dict) -> list[dict]:
-    """The headline figures as rows (metric, model, floor / reference), for artifacts and tables."""
+    """The headline figures as rows (metric, model, floor / reference, difference), for tables."""
     def fmt(v):
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 4)
+        return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else round(float(v), 4)
 
+    def minus(a, b):
+        return None if fmt(a) is None or fmt(b) is None else round(float(a) - float(b), 4)
+
+    n, k = metrics["n_steps"], metrics["n_ics"]
+    pooled = f"pooled over {k} ICs x {n} steps; floor: {metrics['floor_n_ics']} true {metrics['floor_split']} ICs"
+    unit = "Lyapunov times" if metrics["vpt_unit"] == "lyapunov_times" else "time units"
+    failed = f"{metrics['n_collapsed']} collapsed, {metrics['n_diverged']} diverged of {k}"
     return [
-        {"metric": "D_stsp", "model": fmt(metrics["d_stsp"]), "reference": fmt(metrics["d_stsp_floor"]),
-         "reference_kind": "true-vs-true floor"},
+        {"metric": f"D_stsp ({metrics['bins']} bins)" if metrics["bins"] != "gmm" else "D_stsp (GMM)",
+         "model": fmt(metrics["d_stsp"]), "reference": fmt(metrics["d_stsp_floor"]),
+         "model - reference": minus(metrics["d_stsp"], metrics["d_stsp_floor"]), "reference_kind": pooled},
         {"metric": "D_H", "model": fmt(metrics["d_h"]), "reference": fmt(metrics["d_h_floor"]),
-         "reference_kind": "true-vs-true floor"},
-        {"metric": "lyap_max", "model": fmt(metrics["lyap_max"]), "reference": fmt(metrics["lyap_max_reference"]),
-         "reference_kind": "system λ1 (1 / its Lyapunov time)"},
+         "model - reference": minus(metrics["d_h"], metrics["d_h_floor"]), "reference_kind": pooled},
+        {"metric": "lyap_max (median over ICs)", "model": fmt(metrics["lyap_max"]),
+         "reference": fmt(metrics["lyap_max_reference"]),
+         "model - reference": minus(metrics["lyap_max"], metrics["lyap_max_reference"]),
+         "reference_kind": metrics["lyap_max_reference_kind"]},
         {"metric": "lyap_max (Rosenstein)", "model": fmt(metrics["lyap_max_generated"]),
-         "reference": fmt(metrics["lyap_max_data"]), "reference_kind": "Rosenstein on true data"},
-        {"metric": "VPT [Lyapunov times]", "model": fmt(metrics["vpt"]), "reference": None,
-         "reference_kind": f"{metrics['vpt_censored']} run(s) never crossed"},
+         "reference": fmt(metrics["lyap_max_data"]),
+         "model - reference": minus(metrics["lyap_max_generated"], metrics["lyap_max_data"]),
+         "reference_kind": "Rosenstein on one true test case"},
+        {"metric": f"VPT [{unit}] (median)", "model": fmt(metrics["vpt"]), "reference": None,
+         "model - reference": None, "reference_kind": f"{metrics['vpt_censored']} run(s) never crossed"},
+        {"metric": "failed free runs", "model": metrics["n_collapsed"] + metrics["n_diverged"], "reference": 0,
+         "model - reference": None, "reference_kind": failed},
     ]
 
 
-def _model_lyapunov(model, context: torch.Tensor, spec: EvalSpec, dt: float) -> float:
-    jacobian = getattr(model, "jacobian", None)
-    z0 = model.initial_state(context).double()
-    model = model.double()
-    try:
-        result = lyapunov_spectrum(model.step, z0, spec.lyap_steps, dt=dt, n_exponents=1,
-                                   n_transient=spec.lyap_transient, jacobian=jacobian)
-    finally:
-        model.to(context.dtype)
-    return float(result.exponents[0])
+def _standardizer(run: Run):
+    mean, std = np.asarray(run.normalizer.mean), np.asarray(run.normalizer.std)
+    return lambda x: (x - mean) / std
 
 
-def _rosenstein(x: np.ndarray, dt: float) -> float:
-    try:
-        return float(lyap_rosenstein(x, dt=dt))
-    except ValueError:
-        return math.nan
+def _stsp(truth: np.ndarray, generated: np.ndarray, n_bins: int | None) -> float:
+    return pooled_d_stsp(truth[None], generated[None], n_bins=n_bins)
 
 
-def _median(rows: list[dict], key: str) -> float:
-    return float(np.median([r[key] for r in rows]))
+def _median(values) -> float:
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else math.nan
 
 
 def _json_safe(obj):
     if isinstance(obj, dict):
         return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
+    if isinstance(obj, list | tuple):
         return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj

@@ -42,6 +42,8 @@ def plot_spectra(truth: np.ndarray, generated: np.ndarray, dt: float, path: Path
         for data, label in ((truth, "true"), (generated, "generated")):
             x = (data[:, i] - data[:, i].mean()) / (data[:, i].std() or 1.0)
             spectrum = gaussian_filter1d(np.abs(np.fft.rfft(x)) ** 2, smoothing)
+            if not spectrum.sum() > 0:  # a constant run has no spectrum to draw
+                continue
             ax.semilogy(freqs, spectrum / spectrum.sum(), label=label, lw=1)
         ax.set_xlim(0, freqs[-1] / 4)
         ax.set_xlabel("frequency [1/time]")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -25,22 +26,26 @@ from .train import TrainerConfig
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """The evaluation protocol (free runs against held-out trajectories).
+    """The evaluation protocol v2 (free runs against held-out cases; see `dynlearn.evaluate`).
 
     Attributes:
-        n_steps: free-run steps compared with each held-out truth.
-        transient: free-run steps discarded before the comparison.
-        n_ics: test trajectories evaluated (medians are reported).
-        lyap_steps, lyap_transient: length and transient of the Jacobian-QR Lyapunov estimate.
+        n_steps: true steps per test case compared with each free run.
+        transient: free-run steps discarded before the attractor comparison.
+        n_ics: test cases (initial conditions); the invariants are pooled over them.
+        lyap_steps, lyap_transient: length and transient of the Jacobian-QR λ_max per run.
         vpt_threshold: normalized-error threshold of the valid prediction time.
+        bins: D_stsp bins per dimension (None: the documented rule, `metrics.stsp_bins`).
+        dh_cutoff: keep frequencies up to this fraction of Nyquist in D_H (None: all).
     """
 
     n_steps: int = 10_000
     transient: int = 1_000
-    n_ics: int = 5
+    n_ics: int = 10
     lyap_steps: int = 20_000
     lyap_transient: int = 1_000
     vpt_threshold: float = 0.5
+    bins: int | None = None
+    dh_cutoff: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("n_steps", "n_ics", "lyap_steps"):
@@ -48,6 +53,11 @@ class EvalSpec:
                 raise ConfigError(f"eval.{name} must be >= 1, got {getattr(self, name)}")
         if self.transient < 0 or self.lyap_transient < 0:
             raise ConfigError("eval.transient and eval.lyap_transient must be >= 0")
+        if self.bins is not None and self.bins < 2:
+            raise ConfigError(f"eval.bins must be >= 2 or null (the rule by dimension), got {self.bins}")
+        if self.dh_cutoff is not None and not 0 < self.dh_cutoff <= 1:
+            raise ConfigError(f"eval.dh_cutoff is a fraction of the Nyquist frequency in (0, 1] or null, "
+                              f"got {self.dh_cutoff}")
 
 
 @dataclass(frozen=True)
@@ -55,8 +65,8 @@ class Settings:
     """Everything one generate / train / evaluate job needs, validated."""
 
     name: str
-    system: Any  # an AbstractSystem
-    dt: float  # simulation step
+    system: Any  # an AbstractSystem; None when data.path gives the store (no simulator needed)
+    dt: float  # simulation step (the store's dt when data.path is given)
     data: GenerationSpec
     data_store: Path
     data_given: bool  # True when data.path named an existing store (no generation)
@@ -76,7 +86,7 @@ class Settings:
     @property
     def data_hash(self) -> str:
         """Identifies the generated data: the system and the generation settings."""
-        return _hash({"system": self.system.to_dict(), "dt": self.dt, "data": dataclasses.asdict(self.data)})
+        return _hash({"system": self.system.to_dict() if self.system else None, "dt": self.dt, "data": dataclasses.asdict(self.data)})
 
     @property
     def run_hash(self) -> str:
@@ -103,22 +113,30 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
     from .systems import make_system
 
     system_cfg = dict(config["system"])
-    dt = system_cfg.get("dt")
-    if not isinstance(dt, (int, float)) or isinstance(dt, bool) or not dt > 0:
-        raise ConfigError(f"system.dt must be a positive number, got {dt!r}; e.g. system.dt=0.01")
-    system = make_system(system_cfg["name"], dt=float(dt), **dict(system_cfg.get("params") or {}))
     data_cfg = dict(config["data"])
     data_path = data_cfg.pop("path", None)
     data_name = data_cfg.pop("name")
     spec = typed(GenerationSpec, data_cfg, "data")
     given = data_path is not None
     store = Path(data_path) if given else Path(config["paths"]["data"]) / f"{data_name}.zarr"
-    if given and not store.exists():
-        raise ConfigError(f"data.path {store} does not exist; fix the path, or drop data.path to generate data")
+    name = str(config["name"])
+    if given:
+        # A given store needs no simulator: its own dimension and dt decide.
+        if not store.exists():
+            raise ConfigError(f"data.path {store} does not exist; fix the path, or drop data.path to generate data")
+        system, dim, dt = None, *_store_shape(store)
+        if name == str(system_cfg.get("id") or system_cfg["name"]):  # the default name: the system's
+            name = store.name.removesuffix(".zarr")
+    else:
+        dt = system_cfg.get("dt")
+        if not isinstance(dt, (int, float)) or isinstance(dt, bool) or not dt > 0:
+            raise ConfigError(f"system.dt must be a positive number, got {dt!r}; e.g. system.dt=0.01")
+        system = make_system(system_cfg["name"], dt=float(dt), **dict(system_cfg.get("params") or {}))
+        dim = system.dim
     model_cfg = dict(config["model"])
     model_name = model_cfg.pop("name")
     if check_model:
-        make_model(model_name, system.dim, **model_cfg)  # checks the name and every option now
+        make_model(model_name, dim, **model_cfg)  # checks the name and every option now
     dtype = {"float32": torch.float32, "float64": torch.float64}.get(config["dtype"])
     if dtype is None:
         raise ConfigError(f"dtype must be float32 or float64, got {config['dtype']!r}")
@@ -132,7 +150,7 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         raise ConfigError(f"threads must be a positive integer, got {threads!r}")
     run = config.get("run")
     return Settings(
-        name=str(config["name"]),
+        name=name,
         system=system,
         dt=float(dt),
         data=spec,
@@ -151,6 +169,17 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         run=Path(run) if run is not None else None,
         config=config,
     )
+
+
+def _store_shape(store: Path) -> tuple[int, float]:
+    """(observed dimension, stored dt) of an existing store, checked against the schema."""
+    from .data import validate
+    from .data._schema import TIME, TRAJ, layout_of
+
+    ds = validate(store, check_values=False)  # values are checked once, when training reads them
+    layout = layout_of(ds)
+    state = [ds.sizes[d] for d in layout.dims if d not in (TRAJ, TIME)]
+    return int(math.prod(state)), float(ds.attrs["dt"])
 
 
 def typed(cls, values: dict, prefix: str):

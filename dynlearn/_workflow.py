@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ._errors import ConfigError, DataError, TrainingDiverged
@@ -23,10 +24,12 @@ from ._run import (
     write_status,
 )
 from ._settings import EvalSpec, Settings
-from .data import WindowDataset, generate_store, validate
+from .data import Normalizer, WindowDataset, generate_store, validate
+from .data._cases import evaluation_cases
 from .data._schema import layout_of
 from .models import make_model
 from .train import fit
+from .train._scoring import VALIDATION_TRANSIENT, Judge
 
 
 def generate(settings: Settings, *, progress: bool = True) -> Path:
@@ -52,20 +55,18 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     torch.set_num_threads(settings.threads)
     store = settings.data_store if settings.data_given else generate(settings, progress=settings.trainer.progress)
     ds = validate(store)  # refuses partial stores and NaNs before any run directory exists
-    if ds.attrs["kind"] not in ("ode", "field1d"):
+    if ds.attrs["kind"] not in ("ode", "field1d", "series"):
         raise DataError(f"{store} holds a {ds.attrs['kind']} store; the models so far learn vector series "
-                        "(ODE states or 1-D fields): choose such a system or store")
+                        "(ODE states, recorded series or 1-D fields): choose such a system or store")
+    # A store the protocol cannot evaluate is refused now, not after minutes of training.
+    evaluation_cases(ds, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps)
+    validation = validation_judge(ds, settings) if settings.trainer.eval_every else None
     obs_dim = ds[layout_of(ds).variable].shape[-1]
-    if settings.data_given and obs_dim != settings.system.dim:
-        raise DataError(f"{store} holds {obs_dim}-dimensional states but system {settings.system.name} "
-                        f"has {settings.system.dim}; choose the matching system=...")
     run_dir = _run_dir(settings)
     model = make_model(settings.model_name, obs_dim, **settings.model_options).to(settings.dtype)
-    # The store was just validated (values included); the datasets need not scan it again.
+    # The store was just validated (values included); the dataset need not scan it again.
     train_data = WindowDataset(store, "train", settings.trainer.seq_len + 1, dtype=settings.dtype,
                                check_values=False)
-    val_data = WindowDataset(store, "val", 1, dtype=settings.dtype, check_values=False) \
-        if (ds["split"] == 1).any() else None
     meta = {
         "model_name": settings.model_name,
         "model_options": settings.model_options,
@@ -81,7 +82,7 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     }
     started = time.monotonic()
     try:
-        result = fit(model, train_data, val_data, settings.trainer, run_dir / CHECKPOINTS,
+        result = fit(model, train_data, validation, settings.trainer, run_dir / CHECKPOINTS,
                      seed=settings.seed, resume=settings.resume is not None and settings.resume is not False,
                      metadata=meta)
     except TrainingDiverged:
@@ -101,6 +102,19 @@ def evaluate_run(run_dir: str | Path, spec: EvalSpec | None = None) -> Path:
     out = Path(run_dir) / f"eval-{timestamp()}"
     evaluate(run, spec or EvalSpec(), out)
     return out
+
+
+def validation_judge(ds, settings: Settings) -> Judge:
+    """Judges free runs from the validation cases, in the model's normalized units.
+
+    Shorter runs than the test protocol's, but as many cases (>= 8 to see multistability) and
+    the same collapse / divergence rules, so selection never keeps a model that fails them.
+    """
+    cases = evaluation_cases(ds, "val", n_cases=settings.eval.n_ics, n_steps=settings.trainer.eval_steps)
+    normalizer = Normalizer.from_attrs(ds.attrs)
+    mean, std = np.asarray(normalizer.mean), np.asarray(normalizer.std)
+    return Judge.build(ds.attrs, cases.map(lambda x: (x - mean) / std), float(ds.attrs["dt"]),
+                       bins=settings.eval.bins, dh_cutoff=settings.eval.dh_cutoff, transient=VALIDATION_TRANSIENT)
 
 
 def _run_dir(settings: Settings) -> Path:

@@ -33,6 +33,8 @@ class GenerationSpec:
 
     Attributes:
         n_train, n_val, n_test: trajectories per split (the split is by whole trajectory).
+        n_floor: true trajectories kept apart for the evaluation's true-vs-true floor (as many
+            as test cases, so the floor is computed exactly like the model's figures).
         n_steps: stored steps per trajectory, after the transient.
         save_every: simulation steps per stored step (stored dt = dt_simulated * save_every).
         transient_time: extra time integrated (and discarded) after the initial-condition
@@ -48,8 +50,9 @@ class GenerationSpec:
     """
 
     n_train: int = 16
-    n_val: int = 3
-    n_test: int = 5
+    n_val: int = 8
+    n_test: int = 10
+    n_floor: int = 10
     n_steps: int = 11_000
     save_every: int = 1
     transient_time: float = 10.0
@@ -62,7 +65,7 @@ class GenerationSpec:
         for name in ("n_train", "n_steps", "save_every", "chunk_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"data.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("n_val", "n_test"):
+        for name in ("n_val", "n_test", "n_floor"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"data.{name} must be >= 0, got {getattr(self, name)}")
         if self.transient_time < 0:
@@ -72,7 +75,7 @@ class GenerationSpec:
 
     @property
     def n_traj(self) -> int:
-        return self.n_train + self.n_val + self.n_test
+        return self.n_train + self.n_val + self.n_test + self.n_floor
 
 
 def generate_store(
@@ -214,7 +217,7 @@ def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str,
     layout = LAYOUTS[system.kind]
     n, shape = spec.n_traj, system.state_shape
     dt_stored = dt_sim * spec.save_every
-    split = np.repeat(np.arange(3, dtype=np.int8), [spec.n_train, spec.n_val, spec.n_test])
+    split = np.repeat(np.arange(4, dtype=np.int8), [spec.n_train, spec.n_val, spec.n_test, spec.n_floor])
     attrs = {
         MARKER: True,
         "schema_version": SCHEMA_VERSION,
@@ -250,7 +253,7 @@ def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str,
         for name, values in system.coordinates().items():
             group.create_array(name, data=np.asarray(values, dtype=np.float64), dimension_names=(name,))
         group.create_array(SPLIT, data=split, dimension_names=(TRAJ,),
-                           attributes={"flag_values": [0, 1, 2], "flag_meanings": " ".join(SPLITS)})
+                           attributes={"flag_values": list(range(len(SPLITS))), "flag_meanings": " ".join(SPLITS)})
         group.create_array(_RESUME, shape=(2, n, *shape), dtype="f8", fill_value=np.nan)
 
     create_store_atomically(path, build)

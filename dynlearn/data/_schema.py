@@ -10,7 +10,8 @@ layout (`LAYOUTS`): the data variable and its dims, and the dimension the split 
   ``mask(lat, lon)`` (true on river cells); ``stations``: ``discharge(station, time)``, with an
   optional boolean ``mask(station, time)`` (true where observed);
 - coordinates: integer ``traj`` / ``station``; ``time`` float (system time units) or
-  datetime64; ``x, y, lat, lon`` float; ``split`` (int8, CF flags 0 = train, 1 = val, 2 = test)
+  datetime64; ``x, y, lat, lon`` float; ``split`` (int8, CF flags 0 = train, 1 = val, 2 = test, 3 = floor: true trajectories
+  kept apart for the true-vs-true floor of the evaluation)
   on ``traj`` for ensembles, on ``time`` (contiguous periods) for series, grids and stations;
 - NaN only where a mask is false;
 - attrs: ``schema_version``, ``kind``, ``system``, ``params``, ``dt`` (stored), ``dt_simulated``,
@@ -39,7 +40,7 @@ STATE = "state"
 TRAJ, TIME, DIM = "traj", "time", "dim"
 MASK = "mask"
 SPLIT = "split"
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "floor")  # floor: true trajectories for the true-vs-true floor
 COMPLETE = "complete"
 REQUIRED_ATTRS = (
     "schema_version", "kind", "system", "params", "dt", "dt_simulated", "solver", "seed",
@@ -131,7 +132,7 @@ def validate(path: str | Path, *, check_values: bool = True) -> xr.Dataset:
     if layout.variable not in ds or ds[layout.variable].dims != layout.dims:
         raise DataError(f"store {path} has no variable {layout.variable}({', '.join(layout.dims)}); "
                         "regenerate or re-ingest it")
-    if SPLIT not in ds.coords or ds[SPLIT].dims != (layout.split_dim,) or set(np.unique(ds[SPLIT].values)) - {0, 1, 2}:
+    if SPLIT not in ds.coords or ds[SPLIT].dims != (layout.split_dim,) or set(np.unique(ds[SPLIT].values)) - set(range(len(SPLITS))):
         raise DataError(f"store {path} has no valid split({layout.split_dim}) coordinate; regenerate or re-ingest it")
     time = ds[TIME].values
     if time.size > 1 and not np.all(time[1:] > time[:-1]):

@@ -22,9 +22,9 @@ from ..data import WindowDataset
 from ..models import AbstractModel
 from ._checkpoint import atomic_torch_save, atomic_write_json, load_checkpoint
 from ._config import TrainerConfig
-from ._scoring import score_free_runs
+from ._scoring import Judge
 
-LOG_FIELDS = ("epoch", "loss", "mse", "alpha", "lr", "val_d_stsp", "val_d_h", "seconds")
+LOG_FIELDS = ("epoch", "loss", "mse", "alpha", "lr", "val_d_stsp", "val_d_h", "val_failed", "seconds")
 
 
 @dataclass(frozen=True)
@@ -34,20 +34,21 @@ class TrainResult:
     Attributes:
         epochs_done: epochs completed (== config epochs unless stopped by the wall-time limit).
         stopped_early: True when the wall-time limit ended training.
-        best_score: (D_stsp, D_H) of the kept model on validation free runs, if scored.
+        best_score: (failed free runs, pooled D_stsp, pooled D_H) of the kept model on
+            validation free runs, if scored.
         best_epoch: the epoch of the kept model.
     """
 
     epochs_done: int
     stopped_early: bool
-    best_score: tuple[float, float] | None
+    best_score: tuple[float, ...] | None
     best_epoch: int
 
 
 def fit(
     model: AbstractModel,
     train_data: WindowDataset,
-    val_data: WindowDataset | None,
+    validation: Judge | None,
     config: TrainerConfig,
     checkpoint_dir: Path,
     *,
@@ -60,7 +61,9 @@ def fit(
     Args:
         model: any `AbstractModel`, on the CPU, in the dtype to train in.
         train_data: training windows (length seq_len + 1).
-        val_data: validation trajectories for invariant-based model selection (None: keep last).
+        validation: judges free runs from validation cases every `config.eval_every` epochs;
+            the model kept is the one with the fewest collapsed or diverged runs, then the
+            lowest pooled D_stsp, then D_H (None: keep the last model).
         config: trainer settings.
         checkpoint_dir: where checkpoints and the log go (created if missing).
         seed: seeds window sampling (NumPy) and the torch RNG (noise, dropout).
@@ -82,11 +85,11 @@ def fit(
     # is left as it was, and its state is checkpointed for an exact resume.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _fit(model, optimizer, scheduler, train_data, val_data, config, checkpoint_dir,
+        return _fit(model, optimizer, scheduler, train_data, validation, config, checkpoint_dir,
                     np.random.default_rng(seed), resume, metadata or {})
 
 
-def _fit(model, optimizer, scheduler, train_data, val_data, config, checkpoint_dir, rng, resume,
+def _fit(model, optimizer, scheduler, train_data, validation, config, checkpoint_dir, rng, resume,
          metadata) -> TrainResult:
     state = _TrainingState(best_model=None, best_score=None, best_epoch=0, epoch=0)
     if resume and (checkpoint_dir / "last.pt").exists():  # killed before its first epoch: start over
@@ -105,11 +108,12 @@ def _fit(model, optimizer, scheduler, train_data, val_data, config, checkpoint_d
         sums = _run_epoch(model, optimizer, train_data, config, rng, epoch, checkpoint_dir)
         scheduler.step()
         row = {"epoch": epoch + 1, **sums, "lr": optimizer.param_groups[0]["lr"]}
-        if val_data is not None and config.eval_every and (epoch + 1) % config.eval_every == 0:
-            score = score_free_runs(model, val_data, config.eval_steps)
-            row.update(val_d_stsp=score[0], val_d_h=score[1])
-            if state.best_score is None or _better(score, state.best_score):
-                state.best_score, state.best_epoch = score, epoch + 1
+        if validation is not None and config.eval_every and (epoch + 1) % config.eval_every == 0:
+            score = validation.score(model)
+            row.update(val_d_stsp=score.d_stsp, val_d_h=score.d_h,
+                       val_failed=score.n_collapsed + score.n_diverged)
+            if state.best_score is None or score.key() < state.best_score:
+                state.best_score, state.best_epoch = score.key(), epoch + 1
                 state.best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
         row["seconds"] = time.monotonic() - t0
         state.epoch = epoch + 1
@@ -130,7 +134,7 @@ def _fit(model, optimizer, scheduler, train_data, val_data, config, checkpoint_d
 @dataclass
 class _TrainingState:
     best_model: dict | None
-    best_score: tuple[float, float] | None
+    best_score: tuple[float, ...] | None
     best_epoch: int
     epoch: int
 
@@ -163,12 +167,6 @@ def _run_epoch(model, optimizer, data: WindowDataset, config: TrainerConfig,
     return sums
 
 
-def _better(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    """Lexicographic (D_stsp, then D_H) with NaN worst."""
-    key = lambda s: tuple(math.inf if not math.isfinite(v) else v for v in s)  # noqa: E731
-    return key(a) < key(b)
-
-
 def _save(checkpoint_dir, model, optimizer, scheduler, rng, state: _TrainingState, metadata: dict) -> None:
     if state.best_model is not None and state.best_epoch == state.epoch:
         atomic_torch_save(state.best_model, checkpoint_dir / "best.pt")
@@ -189,7 +187,8 @@ def _save(checkpoint_dir, model, optimizer, scheduler, rng, state: _TrainingStat
 
 def _write_meta(path: Path, metadata: dict, epoch: int, score) -> None:
     atomic_write_json({**metadata, "epoch": epoch,
-                       "val_score": list(score) if score is not None else None}, path)
+                       "val_score": [v if math.isfinite(v) else None for v in score]
+                       if score is not None else None}, path)
 
 
 def _restore(path: Path, model, optimizer, scheduler, rng: np.random.Generator) -> _TrainingState:

@@ -1,44 +1,163 @@
-"""Invariant-based model selection: score free runs against validation trajectories."""
+"""Free runs of a model judged by evaluation protocol v2: for model selection and for evaluation.
+
+Both use the same judge on different cases (validation during training, test afterwards), so
+the model training keeps is the one the evaluation would prefer.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..data import WindowDataset
-from ..metrics import d_h, d_stsp
+from ..data._cases import EvalCases
+from ..metrics import d_h, lyap_rosenstein, lyapunov_spectrum
+from ..metrics._protocol import COLLAPSED, DIVERGED, TruthStats, free_run_status, pooled_d_stsp, stsp_bins
 
-# Steps of the free run discarded before comparing, so the score judges the attractor the
-# model settles on rather than how it leaves the initial condition.
-SCORE_TRANSIENT = 200
+# Validation free runs drop this many steps before the comparison (the test protocol: 1,000).
+VALIDATION_TRANSIENT = 500
 
 
-@torch.no_grad()
-def score_free_runs(model, val_data: WindowDataset, n_steps: int) -> tuple[float, float]:
-    """Median (D_stsp, D_H) of free runs from each validation trajectory's first state.
+@dataclass(frozen=True)
+class FreeRunScore:
+    """Pooled invariants of K free runs and how many of them failed.
 
-    Args:
-        model: an `AbstractModel`.
-        val_data: validation split (normalized); each trajectory gives one context and truth.
-        n_steps: free-run length compared (capped by the trajectory length).
-
-    Returns:
-        (D_stsp, D_H) medians; NaN where a free run left the data range entirely.
+    Attributes:
+        d_stsp, d_h: pooled over the runs that stayed finite (NaN if none did).
+        status: per run, ``"ok"``, ``"collapsed"`` or ``"diverged"``.
+        lyap: the model's λ_max along each run (NaN where the model has no step Jacobian).
+        generated: the free runs (K, transient + n, D), in the units of the cases.
     """
-    was_training = model.training
-    model.eval()
-    dtype = next(model.parameters()).dtype
-    truths = [val_data.trajectory(j) for j in range(len(val_data.trajectories))]
-    n = min(n_steps, truths[0].shape[0] - 1)
-    context = torch.stack([t[:1] for t in truths]).to(dtype)  # (B, 1, D)
-    generated = model.rollout(context, SCORE_TRANSIENT + n)[:, SCORE_TRANSIENT:].double().numpy()
-    stsp, dh = [], []
-    for truth, gen in zip(truths, generated):
-        truth = truth[1:1 + n].double().numpy()
-        finite = np.isfinite(gen).all()
-        stsp.append(d_stsp(truth, gen) if finite else math.nan)
-        dh.append(d_h(truth, gen) if finite else math.nan)
-    model.train(was_training)
-    return float(np.median(stsp)), float(np.median(dh))
+
+    d_stsp: float
+    d_h: float
+    status: tuple[str, ...]
+    lyap: np.ndarray
+    generated: np.ndarray
+
+    @property
+    def n_collapsed(self) -> int:
+        return self.status.count(COLLAPSED)
+
+    @property
+    def n_diverged(self) -> int:
+        return self.status.count(DIVERGED)
+
+    def key(self) -> tuple[int, float, float]:
+        """Smaller is better: failed runs first, then D_stsp, then D_H (NaN worst)."""
+        finite = lambda v: v if math.isfinite(v) else math.inf  # noqa: E731
+        return self.n_collapsed + self.n_diverged, finite(self.d_stsp), finite(self.d_h)
+
+
+@dataclass(frozen=True)
+class Judge:
+    """Scores a model's free runs from `cases` (protocol v2).
+
+    Attributes:
+        cases: contexts and truths, in the model's (normalized) units.
+        dt: time per step.
+        truth: statistics of the truth for the collapse / divergence checks (same units).
+        n_bins: D_stsp bins per dimension (None: the Gaussian-mixture estimate).
+        dh_cutoff: D_H frequency cutoff (fraction of Nyquist), or None.
+        transient: free-run steps dropped before comparing with the truths.
+        lyap_steps, lyap_transient: length and transient of the Jacobian-QR λ_max per run.
+        reference_kind: where ``truth.lyap_reference`` comes from, for tables.
+    """
+
+    cases: EvalCases
+    dt: float
+    truth: TruthStats
+    n_bins: int | None
+    dh_cutoff: float | None = None
+    transient: int = 1_000
+    lyap_steps: int = 2_000
+    lyap_transient: int = 200
+    reference_kind: str = ""
+
+    @classmethod
+    def build(cls, attrs: dict, cases: EvalCases, dt: float, *, bins: int | None = None, **options) -> Judge:
+        """A judge for normalized `cases` of the store with `attrs`: the truth's λ1 (catalogue, or
+        Rosenstein on the cases), its statistics, and D_stsp bins by `stsp_bins` unless given.
+
+        Args:
+            options: dh_cutoff, transient, lyap_steps, lyap_transient.
+        """
+        lyap_ref, kind = reference_lyapunov(attrs, cases.truths, dt)
+        chaotic = lyap_ref is not None and lyap_ref > 0
+        dim = int(np.prod(cases.truths.shape[2:]))
+        return cls(cases, dt, TruthStats.of(cases.truths, chaotic=chaotic, lyap_reference=lyap_ref),
+                   bins if bins is not None else stsp_bins(dim), reference_kind=kind, **options)
+
+    @torch.no_grad()
+    def score(self, model) -> FreeRunScore:
+        """Free-run `model` from every case and judge the runs."""
+        was_training = model.training
+        model.eval()
+        try:
+            dtype = next(model.parameters()).dtype
+            context = torch.from_numpy(self.cases.contexts).to(dtype)
+            n = self.cases.n_steps
+            generated = model.rollout(context, self.transient + n).double().numpy()
+            lyap = model_lyapunov(model, context, self.lyap_steps, self.lyap_transient, self.dt)
+        finally:
+            model.train(was_training)
+        status = tuple(free_run_status(g, self.truth, lyap_max=float(lam)) for g, lam in zip(generated, lyap))
+        attractor = generated[:, self.transient:]
+        finite = np.isfinite(attractor).all(axis=(1, 2))
+        if finite.any():
+            stsp = pooled_d_stsp(self.cases.truths, attractor[finite], n_bins=self.n_bins)
+            dh = d_h(self.cases.truths[finite], attractor[finite], cutoff=self.dh_cutoff)
+        else:
+            stsp = dh = math.nan
+        return FreeRunScore(stsp, dh, status, lyap, generated)
+
+
+def model_lyapunov(model, context: torch.Tensor, n_steps: int, n_transient: int, dt: float) -> np.ndarray:
+    """λ_max of the model along the free run from each context, (K,), by Jacobian products + QR.
+
+    NaN for every run when the model has no closed-form Jacobian of its step, or where the run
+    left the finite numbers.
+    """
+    jacobian = getattr(model, "jacobian", None)
+    if jacobian is None:
+        return np.full(len(context), math.nan)
+    original = next(model.parameters()).dtype
+    model.double()
+    try:
+        z0 = model.initial_state(context.double())
+        result = lyapunov_spectrum(model.step, z0, n_steps, dt=dt, n_exponents=1,
+                                   n_transient=n_transient, jacobian=model.jacobian)
+    finally:
+        model.to(original)
+    return result.per_ic[:, 0].numpy()
+
+
+def reference_lyapunov(attrs: dict, truths: np.ndarray, dt: float) -> tuple[float | None, str]:
+    """The truth's λ1 and where it comes from: the catalogue's when the store knows it, else
+    Rosenstein's estimate over the true cases (K, n, D).
+
+    The data estimate counts only when it is positive by two standard errors over the cases
+    (or, with one case, positive); otherwise λ1 is unknown, the truth is not treated as chaotic
+    and the VPT stays in time units.
+    """
+    lyapunov_time = attrs.get("lyapunov_time")
+    if lyapunov_time:
+        return 1.0 / float(lyapunov_time), "system λ1 (catalogue)"
+    estimates = np.array([rosenstein(t, dt) for t in truths])
+    estimates = estimates[np.isfinite(estimates)]
+    if estimates.size == 0:
+        return None, "unknown (Rosenstein failed on the true cases)"
+    mean = float(estimates.mean())
+    stderr = float(estimates.std(ddof=1) / math.sqrt(estimates.size)) if estimates.size > 1 else 0.0
+    kind = f"Rosenstein on {estimates.size} true case(s): {mean:.4g} ± {stderr:.2g}"
+    return (mean, kind) if mean > 0 and mean > 2 * stderr else (None, f"not chaotic by {kind}")
+
+
+def rosenstein(x: np.ndarray, dt: float) -> float:
+    """Rosenstein's λ1 of one series (T, D), NaN where the estimate is undefined."""
+    try:
+        return float(lyap_rosenstein(x, dt=dt))
+    except ValueError:
+        return math.nan

@@ -10,7 +10,7 @@ from dynlearn.data._datasheet import datasheet_path
 from dynlearn.solvers import make_ks_step
 from dynlearn.systems import make_system
 
-SPEC = GenerationSpec(n_train=2, n_val=1, n_test=1, n_steps=60, chunk_steps=20, save_every=2,
+SPEC = GenerationSpec(n_train=2, n_val=1, n_test=1, n_floor=0, n_steps=60, chunk_steps=20, save_every=2,
                       transient_time=5.0)
 
 
@@ -87,7 +87,7 @@ def test_navier_stokes_store_is_the_imex_map_on_a_yx_grid(tmp_path):
 
     ns = make_system("navier_stokes_2d", n=16, nu=1e-2, alpha=0.1, forcing="kolmogorov",
                      initial_condition="low_modes", dt=0.01)
-    spec = GenerationSpec(n_train=2, n_val=1, n_test=1, n_steps=12, chunk_steps=5, save_every=3,
+    spec = GenerationSpec(n_train=2, n_val=1, n_test=1, n_floor=0, n_steps=12, chunk_steps=5, save_every=3,
                           transient_time=0.1)
     ds = validate(generate_store(tmp_path / "ns.zarr", ns, spec, config_hash="ns"))
     assert ds.attrs["kind"] == "field2d" and ds.attrs["solver"] == "imex_cn_heun"

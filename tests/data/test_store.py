@@ -14,7 +14,7 @@ from dynlearn.data._store import read_progress
 from dynlearn.systems import make_system
 from tests.helpers import popen_cli, run_cli
 
-SPEC = GenerationSpec(n_train=3, n_val=1, n_test=2, n_steps=900, chunk_steps=300, transient_time=2.0)
+SPEC = GenerationSpec(n_train=3, n_val=1, n_test=2, n_floor=0, n_steps=900, chunk_steps=300, transient_time=2.0)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_validate_refuses_nan(tmp_path, store):
 
 def test_killed_generate_resumes_bitwise(tmp_path):
     """SIGKILL `generate` mid-run, rerun the same command: arrays equal an uninterrupted run."""
-    args = ["generate", "data.n_train=4", "data.n_val=1", "data.n_test=1", "data.n_steps=2000",
+    args = ["generate", "data.n_train=4", "data.n_val=1", "data.n_test=1", "data.n_floor=0", "data.n_steps=2000",
             "data.chunk_steps=100", "data.save_every=10", "data.transient_time=1.0", "threads=1"]
     killed_dir, clean_dir = tmp_path / "killed", tmp_path / "clean"
     killed_dir.mkdir(), clean_dir.mkdir()
