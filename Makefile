@@ -42,7 +42,9 @@ bench: setup
 	$(BIN)/python bench/bench_ssd.py
 	$(BIN)/python bench/bench_scan_gpu.py
 	$(BIN)/python bench/bench_ssd_gpu.py
-	$(BIN)/python bench/bench_lorenz_training.py
+	$(BIN)/python bench/bench_training.py --exp lorenz --seeds 5 --jobs 2
+	$(BIN)/python bench/bench_training.py --exp rossler --seeds 3 --jobs 2
+	$(BIN)/python bench/bench_training.py --exp lorenz96 --seeds 3 --jobs 2
 
 clean:
 	rm -rf $(VENV) .prefect

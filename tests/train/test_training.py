@@ -49,7 +49,10 @@ def test_train_writes_a_complete_run_directory(workdir, capsys):
                  "eval.lyap_steps=200", "eval.n_ics=2"]) == 0
     assert {p: p.stat().st_mtime_ns for p in before} == before
     (eval_dir,) = run_dir.glob("eval-*")
-    assert json.loads((eval_dir / "metrics.json").read_text())["n_steps"] == 300
+    rescored = json.loads((eval_dir / "metrics.json").read_text())
+    assert rescored["n_steps"] == 300 and rescored["protocol_version"] == 2
+    assert rescored["floor_split"] == "floor" and rescored["floor_n_ics"] == rescored["n_ics"] == 2
+    assert rescored["test_data"]["cases"] == metrics["test_data"]["cases"]  # the same test ICs
 
 
 def test_sigkill_mid_epoch_then_resume_gives_identical_weights(tmp_path):
