@@ -45,6 +45,29 @@ def test_mean_over_dimensions():
     assert d_h(x, y, smoothing=0) == pytest.approx(0.5, abs=1e-12)  # (0 + 1) / 2
 
 
+def test_pooled_spectra_are_averaged_over_runs_before_the_distance():
+    """Runs (tone 10, tone 40) against (tone 40, tone 10): per run maximally far, pooled equal."""
+    truths = np.stack([_tone(10), _tone(40)])[:, :, None]  # (B=2, T, 1)
+    generated = np.stack([_tone(40, phase=0.7), _tone(10, phase=1.9)])[:, :, None]
+    assert d_h(truths[0], generated[0], smoothing=0) == pytest.approx(1.0, abs=1e-12)
+    assert d_h(truths, generated, smoothing=0) == pytest.approx(0.0, abs=1e-12)
+    # Mean spectrum ½δ₁₀ + ½δ₄₀ against δ₁₀ (two runs of tone 10): H = √(1 − √½).
+    same = np.stack([_tone(10), _tone(10, phase=0.5)])[:, :, None]
+    assert d_h(truths, same, smoothing=0) == pytest.approx(math.sqrt(1 - math.sqrt(0.5)), abs=1e-12)
+
+
+def test_cutoff_ignores_frequencies_above_it():
+    """Tone 10 plus a weak tone at 400 vs at 300 (of Nyquist bin 512): they differ only above
+    bin 256, so with the cutoff at half of Nyquist they are equal; without it the closed form
+    p = (0.8, 0.2 at 400), q = (0.8, 0.2 at 300) gives H = √(1 − 0.8) = √0.2."""
+    x = _tone(10) + 0.5 * _tone(400)  # power 1 : 0.25, normalized 0.8 : 0.2
+    y = _tone(10, phase=0.3) + 0.5 * _tone(300)
+    assert d_h(x, y, smoothing=0) == pytest.approx(math.sqrt(0.2), abs=1e-12)
+    assert d_h(x, y, smoothing=0, cutoff=0.5) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="cutoff"):
+        d_h(x, y, cutoff=1.5)
+
+
 def test_constant_series_conventions():
     x = _tone(10)
     assert d_h(x, np.full_like(x, 3.0)) == 1.0  # a model stuck at a fixed point
