@@ -70,6 +70,7 @@ class Settings:
     data: GenerationSpec
     data_store: Path
     data_given: bool  # True when data.path named an existing store (no generation)
+    delay_embedding: tuple[int, int] | str | None  # (m, tau), "auto" or None (data.delay_embedding)
     model_name: str
     model_options: dict
     trainer: TrainerConfig
@@ -116,6 +117,7 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
     data_cfg = dict(config["data"])
     data_path = data_cfg.pop("path", None)
     data_name = data_cfg.pop("name")
+    embedding = _delay_embedding(data_cfg.pop("delay_embedding", None))
     spec = typed(GenerationSpec, data_cfg, "data")
     given = data_path is not None
     store = Path(data_path) if given else Path(config["paths"]["data"]) / f"{data_name}.zarr"
@@ -135,8 +137,9 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         dim = system.dim
     model_cfg = dict(config["model"])
     model_name = model_cfg.pop("name")
-    if check_model:
-        make_model(model_name, dim, **model_cfg)  # checks the name and every option now
+    if check_model:  # checks the name and every option now (with `auto`, training checks m·dim again)
+        dim *= embedding[0] if isinstance(embedding, tuple) else 1
+        make_model(model_name, dim, **sized_model_options(model_cfg, dim))
     dtype = {"float32": torch.float32, "float64": torch.float64}.get(config["dtype"])
     if dtype is None:
         raise ConfigError(f"dtype must be float32 or float64, got {config['dtype']!r}")
@@ -156,6 +159,7 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         data=spec,
         data_store=store,
         data_given=given,
+        delay_embedding=embedding,
         model_name=model_name,
         model_options=model_cfg,
         trainer=typed(TrainerConfig, config["trainer"], "trainer"),
@@ -169,6 +173,30 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         run=Path(run) if run is not None else None,
         config=config,
     )
+
+
+def sized_model_options(options: dict, obs_dim: int) -> dict:
+    """`options` with ``latent_dim: null`` sized by the data: 10 units per observed dimension, at
+    least 20, at most 100 unless that is under 2 per dimension, i.e. ``max(20, min(10 D, max(100, 2 D)))``.
+
+    10 D follows the AL-RNN and GTF papers' sizes for 3-D systems (M = 20-30); beyond 10
+    dimensions their choices grow slower than the dimension (Lorenz-96 with 40: M = 100), and an
+    RNN whose read-out is the first D units needs M >= D.
+    """
+    if "latent_dim" not in options or options["latent_dim"] is not None:
+        return dict(options)
+    return {**options, "latent_dim": max(20, min(10 * obs_dim, max(100, 2 * obs_dim)))}
+
+
+def _delay_embedding(value) -> tuple[int, int] | str | None:
+    """data.delay_embedding: null, "auto" or [m, tau] with integers m >= 2, tau >= 1."""
+    if value is None or value == "auto":
+        return value
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value) and value[0] >= 2 and value[1] >= 1):
+        return int(value[0]), int(value[1])
+    raise ConfigError(f"data.delay_embedding must be null, auto or [m,tau] with integers m >= 2 (delays) and "
+                      f"tau >= 1 (steps), got {value!r}; e.g. data.delay_embedding=[3,20]")
 
 
 def _store_shape(store: Path) -> tuple[int, float]:

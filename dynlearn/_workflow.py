@@ -23,8 +23,8 @@ from ._run import (
     timestamp,
     write_status,
 )
-from ._settings import EvalSpec, Settings
-from .data import Normalizer, WindowDataset, generate_store, validate
+from ._settings import EvalSpec, Settings, sized_model_options
+from .data import Normalizer, WindowDataset, embed_store, generate_store, validate
 from .data._cases import evaluation_cases
 from .data._schema import layout_of
 from .models import make_model
@@ -58,18 +58,26 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     if ds.attrs["kind"] not in ("ode", "field1d", "series"):
         raise DataError(f"{store} holds a {ds.attrs['kind']} store; the models so far learn vector series "
                         "(ODE states, recorded series or 1-D fields): choose such a system or store")
-    # A store the protocol cannot evaluate is refused now, not after minutes of training.
-    evaluation_cases(ds, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps)
+
+    def evaluable(data) -> None:  # a store the protocol cannot evaluate is refused now, not after training
+        evaluation_cases(data, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps)
+
+    evaluable(ds)
+    if settings.delay_embedding is not None:
+        # The model learns, free-runs and is judged on delay vectors: all of it reads the derived store.
+        store = embed_store(store, settings.delay_embedding, check=evaluable)
+        ds = validate(store)
     validation = validation_judge(ds, settings) if settings.trainer.eval_every else None
     obs_dim = ds[layout_of(ds).variable].shape[-1]
+    options = sized_model_options(settings.model_options, obs_dim)
+    model = make_model(settings.model_name, obs_dim, **options).to(settings.dtype)  # before the run dir
     run_dir = _run_dir(settings)
-    model = make_model(settings.model_name, obs_dim, **settings.model_options).to(settings.dtype)
     # The store was just validated (values included); the dataset need not scan it again.
     train_data = WindowDataset(store, "train", settings.trainer.seq_len + 1, dtype=settings.dtype,
                                check_values=False)
     meta = {
         "model_name": settings.model_name,
-        "model_options": settings.model_options,
+        "model_options": options,
         "obs_dim": obs_dim,
         "dtype": str(settings.dtype).removeprefix("torch."),
         "dt": float(ds.attrs["dt"]),
@@ -79,6 +87,7 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         "data_store": str(Path(store).resolve()),
         "norm_mean": list(train_data.normalizer.mean),
         "norm_std": list(train_data.normalizer.std),
+        "delay_embedding": ds.attrs.get("delay_embedding"),
     }
     started = time.monotonic()
     try:

@@ -33,6 +33,8 @@ examples:
   python -m dynlearn evaluate run=runs/lorenz/2026-11-23_15-00-00_000000
   python -m dynlearn compare runs=runs/lorenz
   python -m dynlearn ingest source=glofas.nc name=rhine
+  python -m dynlearn ingest source=x.npy ingest.dt=0.01
+  python -m dynlearn train +exp=real data.path=data/x.zarr data.delay_embedding=auto
 """
 
 _DESCRIPTIONS = {
@@ -161,7 +163,8 @@ def command_help(command: str) -> str:
                   "  a subprocess, skipping seeds whose run is already complete; jobs=<k> runs k at once",
                   "  (threads=1 each); the summary goes to <paths.runs>/<name>/seeds-<group>/summary.md, .csv"]
     lines += ["", "common keys: seed, device, dtype, threads, paths.data, paths.runs, resume, run,",
-              "  trainer.epochs, trainer.wall_time_limit, data.path, eval.n_steps",
+              "  trainer.epochs, trainer.wall_time_limit, data.path, eval.n_steps,",
+              "  data.delay_embedding=[m,tau]|auto (train and evaluate on delay vectors; +exp=real: measured data)",
               "--cfg prints the composed config and exits; nothing is written."]
     return "\n".join(lines)
 

@@ -6,6 +6,7 @@ from ._delay import delay_embed as delay_embed
 from ._delay import false_nearest_neighbours_dimension as false_nearest_neighbours_dimension
 from ._delay import false_neighbour_fractions as false_neighbour_fractions
 from ._delay import mutual_information_delay as mutual_information_delay
+from ._delay_store import embed_store as embed_store
 from ._generate import GenerationSpec as GenerationSpec
 from ._generate import generate_store as generate_store
 from ._ingest import IngestSpec as IngestSpec
