@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -75,19 +76,23 @@ def report(summary: Path, workdir: Path) -> None:
         row["wall_s"] = wall.get(row["seed"])
         print("| " + " | ".join(fmt(row.get(k)) for k in keys) + " |")
     stats = {k: spread([r[k] for r in table if r[k] is not None]) for k in ("d_stsp", "d_h", "lyap_max", "vpt")}
-    print("\nmedian ± MAD (min–max) over seeds: " + "; ".join(f"{k} {v}" for k, v in stats.items()))
+    print("\nmedian ± MAD (min–max) over the seeds with a figure: " + "; ".join(f"{k} {v}" for k, v in stats.items()))
     reference = table[0]["lyap_max_reference"]
-    lyap_errors = [abs(r["lyap_max"] - reference) / reference for r in table]
+    # A missing figure (NaN in metrics.json: no finite free run, or none inside the data's box)
+    # counts as failing every target.
+    worst = lambda v: math.inf if v is None else v  # noqa: E731
+    lyap_errors = [worst(r["lyap_max"] and abs(r["lyap_max"] - reference) / reference) for r in table]
+    d_stsp, d_h = [worst(r["d_stsp"]) for r in table], [worst(r["d_h"]) for r in table]
     checks = {
-        f"each seed <= {TARGETS['seconds']:.0f} s wall": max(wall.values(), default=float("inf")) <= TARGETS["seconds"],
-        f"D_stsp median <= {TARGETS['d_stsp_median']}": statistics.median(r["d_stsp"] for r in table) <= TARGETS["d_stsp_median"],
-        f"D_stsp worst <= {TARGETS['d_stsp_worst']}": max(r["d_stsp"] for r in table) <= TARGETS["d_stsp_worst"],
-        f"D_H median <= {TARGETS['d_h_median']}": statistics.median(r["d_h"] for r in table) <= TARGETS["d_h_median"],
+        f"each seed <= {TARGETS['seconds']:.0f} s wall": max(wall.values(), default=math.inf) <= TARGETS["seconds"],
+        f"D_stsp median <= {TARGETS['d_stsp_median']}": statistics.median(d_stsp) <= TARGETS["d_stsp_median"],
+        f"D_stsp worst <= {TARGETS['d_stsp_worst']}": max(d_stsp) <= TARGETS["d_stsp_worst"],
+        f"D_H median <= {TARGETS['d_h_median']}": statistics.median(d_h) <= TARGETS["d_h_median"],
         "lyap_max median within 10 %": statistics.median(lyap_errors) <= TARGETS["lyap_median"],
         "lyap_max worst within 20 %": max(lyap_errors) <= TARGETS["lyap_worst"],
         "no collapsed or diverged IC": all(r["n_collapsed"] == 0 and r["n_diverged"] == 0 for r in table),
     }
-    print("\ntargets (issue 8 §3, for +exp=lorenz):")
+    print("\ntargets (issue 8 §3, set for +exp=lorenz):")
     for name, ok in checks.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
 
