@@ -100,7 +100,7 @@ def train_seeds(overrides: list[str], *, seeds: int, jobs: int = 1,
 
     def report(run: SeedRun) -> None:
         outcomes[run.seed] = run
-        echo(f"seed {run.seed - settings.seed + 1}/{seeds}: {_describe(run)}")
+        echo(f"seed {run.seed} ({run.seed - settings.seed + 1}/{seeds}): {_describe(run)}")
 
     for k, run in done.items():
         if run is not None:

@@ -85,14 +85,14 @@ def test_two_seeds_train_summarize_and_are_skipped_when_rerun(tmp_path):
     assert first.stdout.endswith((summary / "summary.md").read_text())
     assert "2 of 2 seeds complete" in first.stdout
     assert sorted(line.split(":")[0] for line in first.stdout.splitlines() if line.startswith("seed ")) == \
-        ["seed 1/2", "seed 2/2"]
+        ["seed 7 (1/2)", "seed 8 (2/2)"]
     rows = list(csv.DictReader((summary / "summary.csv").open()))
     assert [r["seed"] for r in rows[:2]] == ["7", "8"] and rows[0]["run"] == f"../{runs[0].name}"
 
     again = run_cli(args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert f"seed 1/2: skipped (finished: {runs[0]})" in again.stdout
-    assert f"seed 2/2: skipped (finished: {runs[1]})" in again.stdout
+    assert f"seed 7 (1/2): skipped (finished: {runs[0]})" in again.stdout
+    assert f"seed 8 (2/2): skipped (finished: {runs[1]})" in again.stdout
     assert sorted(p.parent for p in (tmp_path / "runs/lorenz63").glob("*/status.json")) == sorted(runs)
 
 
