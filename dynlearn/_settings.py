@@ -176,16 +176,19 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
 
 
 def sized_model_options(options: dict, obs_dim: int) -> dict:
-    """`options` with ``latent_dim: null`` sized by the data: 10 units per observed dimension, at
-    least 20, at most 100 unless that is under 2 per dimension, i.e. ``max(20, min(10 D, max(100, 2 D)))``.
+    """`options` with ``latent_dim: null`` sized by the data dimension D:
+    ``max(50, min(10 D, max(100, 2 D)))``, i.e. 50 up to 5 dimensions, 10 per dimension up to 100,
+    and 2 per dimension beyond 50 dimensions.
 
-    10 D follows the AL-RNN and GTF papers' sizes for 3-D systems (M = 20-30); beyond 10
-    dimensions their choices grow slower than the dimension (Lorenz-96 with 40: M = 100), and an
-    RNN whose read-out is the first D units needs M >= D.
+    50 because the AL-RNN on Lorenz-63 (and on its x alone, delay-embedded in 3-D) reaches a
+    pooled D_stsp several times lower with M = 50, P = 20 than with M = 30, P = 10 at about the
+    same cost per epoch (bench/RESULTS.md); beyond 10 dimensions published sizes grow slower than
+    the dimension (the AL-RNN paper's Lorenz-96 with 40: M = 100), and an RNN whose read-out is
+    its first D units needs M >= D.
     """
     if "latent_dim" not in options or options["latent_dim"] is not None:
         return dict(options)
-    return {**options, "latent_dim": max(20, min(10 * obs_dim, max(100, 2 * obs_dim)))}
+    return {**options, "latent_dim": max(50, min(10 * obs_dim, max(100, 2 * obs_dim)))}
 
 
 def _delay_embedding(value) -> tuple[int, int] | str | None:

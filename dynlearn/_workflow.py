@@ -63,10 +63,13 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         evaluation_cases(data, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps)
 
     evaluable(ds)
+    embedding = None
     if settings.delay_embedding is not None:
         # The model learns, free-runs and is judged on delay vectors: all of it reads the derived store.
         store = embed_store(store, settings.delay_embedding, check=evaluable)
         ds = validate(store)
+        how = "auto" if settings.delay_embedding == "auto" else "given"
+        embedding = {**ds.attrs["delay_embedding"], "chosen": how}
     validation = validation_judge(ds, settings) if settings.trainer.eval_every else None
     obs_dim = ds[layout_of(ds).variable].shape[-1]
     options = sized_model_options(settings.model_options, obs_dim)
@@ -87,7 +90,7 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         "data_store": str(Path(store).resolve()),
         "norm_mean": list(train_data.normalizer.mean),
         "norm_std": list(train_data.normalizer.std),
-        "delay_embedding": ds.attrs.get("delay_embedding"),
+        "delay_embedding": embedding,
     }
     started = time.monotonic()
     try:

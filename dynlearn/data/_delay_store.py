@@ -60,8 +60,7 @@ def embed_store(source: str | Path, embedding: tuple[int, int] | str, *,
     if ds.attrs["kind"] not in EMBEDDABLE:
         raise DataError(f"data.delay_embedding applies to vector series ({', '.join(EMBEDDABLE)} stores); "
                         f"{source} is a {ds.attrs['kind']} store: set data.delay_embedding=null")
-    chosen = embedding == AUTO
-    m, tau = choose_store_embedding(ds) if chosen else embedding
+    m, tau = choose_store_embedding(ds) if embedding == AUTO else embedding
     target = source.parent / f"{source.name.removesuffix('.zarr')}-delay{m}x{tau}.zarr"
     config_hash = _hash(ds.attrs["config_hash"], m, tau)
     if target.exists():
@@ -73,8 +72,8 @@ def embed_store(source: str | Path, embedding: tuple[int, int] | str, *,
     embedded.attrs.update(
         config_hash=config_hash,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        delay_embedding={"m": m, "tau": tau, "chosen": AUTO if chosen else "given",
-                         "source_store": str(source.resolve()), "source_hash": ds.attrs["config_hash"]})
+        delay_embedding={"m": m, "tau": tau, "source_store": str(source.resolve()),
+                         "source_hash": ds.attrs["config_hash"]})
     try:
         _write(target, embedded)
     except OSError:  # another job (a parallel seed) renamed the same store into place first

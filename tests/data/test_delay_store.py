@@ -46,7 +46,7 @@ def test_series_periods_are_embedded_apart(tmp_path, series):
     np.testing.assert_allclose(ds.attrs["norm_std"], train.std(axis=0), rtol=1e-12)
     assert ds.attrs["state_names"] == ["x0(t-8)", "x1(t-8)", "x0(t-4)", "x1(t-4)", "x0", "x1"]
     assert ds.attrs["kind"] == "series" and ds.attrs["dt"] == DT
-    assert ds.attrs["delay_embedding"] == {"m": m, "tau": tau, "chosen": "given", "source_store": str(source.resolve()),
+    assert ds.attrs["delay_embedding"] == {"m": m, "tau": tau, "source_store": str(source.resolve()),
                                            "source_hash": raw.attrs["config_hash"]}
 
 
@@ -99,7 +99,7 @@ def test_auto_on_a_sine_is_two_delays_a_quarter_period_apart(tmp_path, rng):
     period = 10 * np.sqrt(17)  # ~41.2 steps: no sample repeats exactly (see test_delay.py)
     source = _series_store(tmp_path, np.sin(2 * np.pi * np.arange(4000) / period)[:, None])
     assert choose_store_embedding(validate(source)) == (2, round(period / 4))
-    ds = validate(embed_store(source, "auto"))
-    assert ds.attrs["delay_embedding"]["chosen"] == "auto" and ds.sizes["dim"] == 2
+    path = embed_store(source, "auto")
+    assert path.name == f"obs-delay2x{round(period / 4)}.zarr" and validate(path).sizes["dim"] == 2
     with pytest.raises(DataError, match=r"auto found no embedding \(.*\); give one as data.delay_embedding=\[m,tau\]"):
         choose_store_embedding(validate(_series_store(tmp_path, rng.normal(size=(500, 1)), "noise")))
