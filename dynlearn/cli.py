@@ -29,6 +29,7 @@ commands:
 examples:
   python -m dynlearn train +exp=lorenz
   python -m dynlearn train +exp=lorenz trainer.epochs=20 seed=3
+  python -m dynlearn train +exp=lorenz debug=fast
   python -m dynlearn train +exp=lorenz seeds=5 jobs=2
   python -m dynlearn evaluate run=runs/lorenz/2026-11-23_15-00-00_000000
   python -m dynlearn compare runs=runs/lorenz
@@ -67,6 +68,9 @@ def load_config(overrides: list[str]) -> dict:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    # The experiment group is declared in the defaults (so debug=fast can follow it); +exp=<name>,
+    # the documented spelling, selects it like exp=<name>.
+    overrides = [o[1:] if o.startswith("+exp=") else o for o in overrides]
     try:
         with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir()), job_name="dynlearn"):
             cfg = compose(config_name="config", overrides=overrides)

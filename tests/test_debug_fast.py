@@ -1,0 +1,52 @@
+"""debug=fast: every experiment and model shrinks to seconds, and its numbers are pinned.
+
+The golden file holds the metrics of `python -m dynlearn train +exp=lorenz debug=fast`, committed
+before the seams refactor (issue 9) so that it can show the refactor changes no number: data
+generation, training, model selection and evaluation all feed into them.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from dynlearn.cli import load_settings, main
+from tests.helpers import REPO
+
+GOLDEN = Path(__file__).parent / "golden" / "lorenz_debug_fast.json"
+EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "exp").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (REPO / "conf" / "model").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("exp", [None, *EXPERIMENTS])
+def test_every_experiment_and_model_shrinks_with_debug_fast(monkeypatch, exp, model):
+    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
+    full = load_settings([f"model={model}", *([f"+exp={exp}"] if exp else [])])
+    fast = load_settings([f"model={model}", *([f"+exp={exp}"] if exp else []), "debug=fast"])
+    assert fast.trainer.epochs == 4 and fast.trainer.batches_per_epoch == 5 and fast.eval.n_ics == 2
+    assert fast.eval.n_steps == 500 and fast.config["data"]["n_steps"] == 1200 and fast.threads == 1
+    assert fast.model_options["latent_dim"] is None and fast.model_options["n_pwl"] == 2
+    # Only the sizes change: the experiment's choices of system, forcing and schedule stay.
+    assert fast.config["system"] == full.config["system"]
+    assert fast.model_options["forcing"] == full.model_options["forcing"]
+    assert fast.trainer.lr_start == full.trainer.lr_start
+    # Its data and runs never mix with the full experiment's.
+    assert fast.data_store != full.data_store and fast.name.endswith("-debug")
+
+
+def test_lorenz_debug_fast_reproduces_its_golden_metrics(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
+    assert main(["train", "+exp=lorenz", "debug=fast"]) == 0
+    (run_dir,) = (tmp_path / "runs" / "lorenz63-debug").iterdir()
+    golden = json.loads(GOLDEN.read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    last = list(csv.DictReader((run_dir / "checkpoints" / "train_log.csv").open()))[-1]
+    # float32 training on another CPU may round differently in the last bits; 1e-4 still
+    # catches any change of data, training, selection or metric.
+    for key, value in golden["metrics"].items():
+        assert metrics[key] == pytest.approx(value, rel=1e-4, abs=1e-9), key
+    for key, value in golden["train_log_last"].items():
+        assert float(last[key]) == pytest.approx(value, rel=1e-4, abs=1e-9), key
