@@ -19,11 +19,13 @@ from ._errors import DataError as DataError  # noqa: E402
 from ._errors import DynlearnError as DynlearnError  # noqa: E402
 from ._errors import TrainingDiverged as TrainingDiverged  # noqa: E402
 from ._evaluate import evaluate as evaluate  # noqa: E402
+from ._evaluate import metrics_table as metrics_table  # noqa: E402
 from ._run import Run as Run  # noqa: E402
 from ._run import load_run as load_run  # noqa: E402
 from ._seeds import train_seeds as train_seeds  # noqa: E402
 from ._settings import EvalSpec as EvalSpec  # noqa: E402
 from ._settings import Settings as Settings  # noqa: E402
+from ._workflow import complete_run as complete_run  # noqa: E402
 from ._workflow import evaluate_run as evaluate_run  # noqa: E402
 from ._workflow import generate as generate  # noqa: E402
 from ._workflow import train as train  # noqa: E402

@@ -19,7 +19,7 @@ import yaml
 
 from ._errors import ConfigError
 from ._run import STATUS, timestamp
-from .train._checkpoint import atomic_write_text
+from .atomic import atomic_write_text
 
 PROTOCOL = 2
 METRICS = "metrics.json"

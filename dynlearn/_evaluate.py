@@ -27,7 +27,7 @@ from .data import validate
 from .data._cases import evaluation_cases, floor_cases
 from .metrics import d_h, vpt
 from .metrics._protocol import PROTOCOL_VERSION, pooled_d_stsp
-from .train._checkpoint import atomic_write_json, atomic_write_text
+from .atomic import atomic_write_json, atomic_write_text
 from .train._scoring import Judge, rosenstein
 
 

@@ -21,7 +21,7 @@ from ._errors import ConfigError
 from .data import Normalizer
 from .models import AbstractModel, make_model
 from .train import load_checkpoint
-from .train._checkpoint import atomic_write_json, atomic_write_text
+from .atomic import atomic_write_json, atomic_write_text
 
 STATUS = "status.json"
 CHECKPOINTS = "checkpoints"

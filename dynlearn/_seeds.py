@@ -26,7 +26,7 @@ from ._run import STATUS, read_status, write_status
 from ._settings import Settings
 from ._workflow import generate
 from .cli import load_settings
-from .train._checkpoint import atomic_write_text
+from .atomic import atomic_write_text
 
 # The invariants summarized across seeds, in order.
 INVARIANTS = ("d_stsp", "d_stsp_excess", "d_h", "d_h_excess", "lyap_max", "lyap_rel_error", "vpt",

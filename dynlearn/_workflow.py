@@ -103,9 +103,16 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     write_status(run_dir, state="trained", epochs=result.epochs_done, stopped_early=result.stopped_early,
                  best_epoch=result.best_epoch, train_seconds=round(time.monotonic() - started, 1))
     if run_evaluation:
-        evaluate(load_run(run_dir), settings.eval, run_dir)
-        write_status(run_dir, state="complete")
+        complete_run(run_dir, settings.eval)
     return run_dir
+
+
+def complete_run(run_dir: str | Path, spec: EvalSpec) -> dict:
+    """Evaluate a trained run's kept model into the run directory itself and mark it complete
+    (the last stage of `train`, and of the pipeline's evaluate task); returns the metrics."""
+    metrics = evaluate(load_run(run_dir), spec, Path(run_dir))
+    write_status(Path(run_dir), state="complete")
+    return metrics
 
 
 def evaluate_run(run_dir: str | Path, spec: EvalSpec | None = None) -> Path:

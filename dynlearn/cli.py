@@ -265,10 +265,7 @@ def _positive_int(config: dict, key: str, *, nullable: bool = False) -> int | No
 
 def _pipeline(overrides: list[str]) -> int:
     load_settings(overrides)  # fail fast, before Prefect starts a server
-    repo = conf_dir().parent
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    from flows.pipeline import pipeline
+    from flows.pipeline import pipeline  # installed with dynlearn (pyproject: packages)
 
     result = pipeline(overrides=overrides)
     _print_summary(Path(result["run_dir"]))

@@ -2,7 +2,8 @@
 
 Run it with `python -m dynlearn pipeline +exp=lorenz` (or `make run`). Without
 PREFECT_API_URL, Prefect starts an embedded server (SQLite under PREFECT_HOME) for the run.
-Tasks take and return small values (override lists and paths), never arrays.
+The flow composes the configuration once; tasks take the typed settings and return small values
+(paths, the metrics dict), never arrays.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 import dynlearn
-from dynlearn._evaluate import metrics_table
-from dynlearn._run import write_status
-from dynlearn.train._checkpoint import atomic_write_json
+from dynlearn import Settings
+from dynlearn.atomic import atomic_write_json
 
 
 @task(name="generate", cache_policy=NO_CACHE)
-def generate_task(overrides: list[str]) -> str:
+def generate_task(settings: Settings) -> str:
     """Simulate (or reuse / resume) the configured store; returns its path."""
-    settings = dynlearn.load_settings(overrides)
     if settings.data_given:
         dynlearn.open_store(settings.data_store)  # validates: partial stores and NaNs stop here
         return str(settings.data_store)
@@ -30,19 +29,15 @@ def generate_task(overrides: list[str]) -> str:
 
 
 @task(name="train", cache_policy=NO_CACHE)
-def train_task(overrides: list[str]) -> str:
+def train_task(settings: Settings) -> str:
     """Train on the store; returns the run directory."""
-    return str(dynlearn.train(dynlearn.load_settings(overrides), run_evaluation=False))
+    return str(dynlearn.train(settings, run_evaluation=False))
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
-def evaluate_task(run_dir: str, overrides: list[str]) -> dict:
+def evaluate_task(run_dir: str, settings: Settings) -> dict:
     """Evaluate the trained run's kept model into the run directory; returns the metrics."""
-    settings = dynlearn.load_settings(overrides)
-    run = dynlearn.load_run(run_dir)
-    metrics = dynlearn.evaluate(run, settings.eval, Path(run_dir))
-    write_status(Path(run_dir), state="complete")
-    return metrics
+    return dynlearn.complete_run(run_dir, settings.eval)
 
 
 @flow(name="dynlearn-pipeline", log_prints=True)
@@ -50,17 +45,18 @@ def pipeline(overrides: list[str] | None = None) -> dict:
     """Generate -> train -> evaluate for one experiment; publishes the metrics table.
 
     Args:
-        overrides: Hydra overrides, e.g. ``["+exp=lorenz"]``.
+        overrides: Hydra overrides, e.g. ``["+exp=lorenz"]``, composed once into the settings
+            every task receives.
 
     Returns:
         ``{"store": path, "run_dir": path, "metrics": {...}, "artifact_id": id}``.
     """
-    overrides = list(overrides or [])
-    store = generate_task(overrides)
-    run_dir = train_task(overrides)
-    metrics = evaluate_task(run_dir, overrides)
-    rows = metrics_table(metrics)
-    key = "metrics-" + "".join(c if c.isalnum() else "-" for c in dynlearn.load_settings(overrides).name.lower())
+    settings = dynlearn.load_settings(list(overrides or []))
+    store = generate_task(settings)
+    run_dir = train_task(settings)
+    metrics = evaluate_task(run_dir, settings)
+    rows = dynlearn.metrics_table(metrics)
+    key = "metrics-" + "".join(c if c.isalnum() else "-" for c in settings.name.lower())
     artifact_id = create_table_artifact(table=rows, key=key, description=f"Invariants of {run_dir} (beside the true-vs-true floor)")
     create_markdown_artifact(markdown=(Path(run_dir) / "metrics_table.md").read_text(), key=key + "-md",
                              description=f"run directory: {run_dir}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from ..atomic import atomic_write_text
 from ._schema import LAYOUTS, SPLITS
 
 
@@ -28,10 +28,7 @@ def write_datasheet(store: Path, system, *, seconds: float | None = None) -> Pat
     ds = xr.open_zarr(str(store), chunks=None, consolidated=True)
     text = _render(store, ds, system, seconds)
     path = datasheet_path(store)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(text, path)
     return path
 
 

@@ -27,7 +27,8 @@ import zarr
 from .._errors import DataError
 from ._delay import delay_embed, false_nearest_neighbours_dimension, mutual_information_delay
 from ._schema import COMPLETE, DIM, SPLIT, TIME, TRAJ, is_dynlearn_store, layout_of, split_indices, validate
-from ._store import atomic_directory, finalize_store, is_complete
+from ..atomic import atomic_directory
+from ._store import finalize_store, is_complete
 
 AUTO = "auto"
 EMBEDDABLE = ("ode", "series")  # vector series: trajectories (traj, time, dim) or one series (time, dim)

@@ -18,7 +18,8 @@ from .._errors import ConfigError, DataError
 from ._datasheet import write_datasheet
 from ._schema import COMPLETE, MARKER, MASK, SCHEMA_VERSION, SPLIT, SPLITS, TIME
 from ._moments import Moments
-from ._store import PROGRESS, atomic_directory, finalize_store, read_progress, remaining_chunks, write_progress
+from ..atomic import atomic_directory
+from ._store import PROGRESS, finalize_store, read_progress, remaining_chunks, write_progress
 
 _RESUME = "_resume_state"  # a group: one (2, ...) array per state variable, slots ping-pong
 _FORCING = ("precipitation", "evapotranspiration")

@@ -22,7 +22,8 @@ import zarr
 from .._errors import DataError
 from ._ingest_checks import ENSEMBLES, BlockChecks, check_periods
 from ._schema import LAYOUTS, MASK, SPLIT, SPLITS
-from ._store import atomic_directory, finalize_store
+from ..atomic import atomic_directory
+from ._store import finalize_store
 
 _BLOCK_BYTES = 64 * 2**20  # data read and checked per block
 _CHUNK_BYTES = 4 * 2**20  # target size of one (uncompressed) Zarr chunk

@@ -9,8 +9,6 @@ on files shaped like the real ones; the reader only decodes (the generic ingest 
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from .._errors import DataError
+from ..atomic import atomic_file
 
 ENGINE = "h5netcdf"  # NetCDF4 needs h5netcdf (or netCDF4); xarray's scipy fallback is NetCDF3 only
 GRID_DIMS = ("time", "lat", "lon")
@@ -93,13 +92,8 @@ def write_glofas_netcdf(
             encoding[name] = {**_COMPRESSION, **fill}
         else:
             encoding[name] = dict(_COMPRESSION)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
+    with atomic_file(path) as tmp:
         ds.to_netcdf(tmp, engine=ENGINE, encoding=encoding)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

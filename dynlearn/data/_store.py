@@ -8,35 +8,16 @@ its consolidated metadata: readers only trust the consolidated view.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import zarr
 
+from ..atomic import atomic_directory
 from ._schema import COMPLETE
 
 PROGRESS = "progress"
-
-
-@contextlib.contextmanager
-def atomic_directory(path: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside `path`, renamed to `path` if the block succeeds.
-
-    On any error the temporary folder is removed, so `path` either appears whole or not at all.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        yield tmp
-        os.rename(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def create_store_atomically(path: Path, build: Callable[[zarr.Group], None]) -> None:

@@ -20,7 +20,8 @@ import torch
 from .._errors import TrainingDiverged
 from ..data import WindowDataset
 from ..models import AbstractModel
-from ._checkpoint import atomic_torch_save, atomic_write_json, load_checkpoint
+from ..atomic import atomic_torch_save, atomic_write_json
+from ._checkpoint import load_checkpoint
 from ._config import TrainerConfig
 from ._scoring import Judge
 
