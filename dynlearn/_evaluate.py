@@ -108,6 +108,8 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
         "n_collapsed": score.n_collapsed,
         "n_diverged": score.n_diverged,
         "lyap_max": _median(score.lyap),
+        # A family without a step Jacobian has no λ_max: "not available" in the table, not 0 or NaN.
+        "lyap_max_available": getattr(run.model, "jacobian", None) is not None,
         "lyap_max_ok_runs": _median(score.lyap[ok]) if ok else math.nan,
         "lyap_max_reference": lyap_ref,
         "lyap_max_reference_kind": judge.reference_kind,
@@ -153,7 +155,8 @@ def metrics_table(metrics: dict) -> list[dict]:
          "model - reference": minus(metrics["d_stsp"], metrics["d_stsp_floor"]), "reference_kind": pooled},
         {"metric": "D_H", "model": fmt(metrics["d_h"]), "reference": fmt(metrics["d_h_floor"]),
          "model - reference": minus(metrics["d_h"], metrics["d_h_floor"]), "reference_kind": pooled},
-        {"metric": "lyap_max (median over ICs)", "model": fmt(metrics["lyap_max"]),
+        {"metric": "lyap_max (median over ICs)",
+         "model": fmt(metrics["lyap_max"]) if metrics.get("lyap_max_available", True) else "not available",
          "reference": fmt(metrics["lyap_max_reference"]),
          "model - reference": minus(metrics["lyap_max"], metrics["lyap_max_reference"]),
          "reference_kind": metrics["lyap_max_reference_kind"]},

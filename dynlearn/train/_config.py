@@ -18,8 +18,8 @@ class TrainerConfig:
         seq_len: steps predicted per window (windows hold seq_len + 1 observations).
         lr_start, lr_end: RAdam learning rate, decayed exponentially once per epoch.
         grad_clip: max gradient norm (null: no clipping).
-        eval_every: epochs between invariant scores on validation free runs; the model with
-            the lowest D_stsp (ties: D_H) is kept as the best model (0: never, keep the last).
+        eval_every: epochs between validation free-run scores (protocol v2); the model with the
+            fewest failed runs, then the lowest pooled D_stsp, then D_H is kept (0: never, keep the last).
         eval_steps: free-run length of those scores.
         wall_time_limit: seconds after which training stops cleanly at an epoch end (null: none).
         max_loss: a loss above this (or NaN/Inf) counts as divergence.

@@ -25,7 +25,8 @@ from ._checkpoint import load_checkpoint
 from ._config import TrainerConfig
 from ._scoring import Judge
 
-LOG_FIELDS = ("epoch", "loss", "mse", "alpha", "lr", "val_d_stsp", "val_d_h", "val_failed", "seconds")
+# Columns of train_log.csv around whatever the model's `loss` returns (its keys in the first epoch).
+VALIDATION_FIELDS = ("val_d_stsp", "val_d_h", "val_failed")
 
 
 @dataclass(frozen=True)
@@ -204,19 +205,32 @@ def _restore(path: Path, model, optimizer, scheduler, rng: np.random.Generator) 
 
 
 class _CsvLog:
-    """The per-epoch CSV log; on resume, rows after the checkpoint's epoch are dropped."""
+    """The per-epoch CSV log: epoch, every scalar the model's `loss` returns (the keys of the first
+    epoch, in order), lr, the validation scores and seconds. On resume, rows after the
+    checkpoint's epoch are dropped and the columns stay those of the file."""
 
     def __init__(self, path: Path, keep_through_epoch: int) -> None:
-        self.path = path
+        self.path, self.fields = path, None
         rows = []
         if keep_through_epoch > 0 and path.exists():
             with path.open() as f:
-                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= keep_through_epoch]
-        with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
+                reader = csv.DictReader(f)
+                rows = [r for r in reader if int(r["epoch"]) <= keep_through_epoch]
+                self.fields = reader.fieldnames
+        path.unlink(missing_ok=True)
+        if self.fields is not None:
+            self._append(rows, header=True)
 
     def write(self, row: dict) -> None:
+        header = self.fields is None
+        if header:
+            losses = [k for k in row if k not in ("epoch", "lr", "seconds", *VALIDATION_FIELDS)]
+            self.fields = ["epoch", *losses, "lr", *VALIDATION_FIELDS, "seconds"]
+        self._append([row], header=header)
+
+    def _append(self, rows: list[dict], *, header: bool) -> None:
         with self.path.open("a", newline="") as f:
-            csv.DictWriter(f, fieldnames=LOG_FIELDS, extrasaction="ignore").writerow(row)
+            writer = csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore")
+            if header:
+                writer.writeheader()
+            writer.writerows(rows)
