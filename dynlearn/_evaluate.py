@@ -109,7 +109,7 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
         "n_diverged": score.n_diverged,
         "lyap_max": _median(score.lyap),
         # A family without a step Jacobian has no λ_max: "not available" in the table, not 0 or NaN.
-        "lyap_max_available": getattr(run.model, "jacobian", None) is not None,
+        "lyap_max_available": run.model.has_jacobian,
         "lyap_max_ok_runs": _median(score.lyap[ok]) if ok else math.nan,
         "lyap_max_reference": lyap_ref,
         "lyap_max_reference_kind": judge.reference_kind,

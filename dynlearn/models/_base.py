@@ -49,6 +49,17 @@ class AbstractModel(nn.Module, abc.ABC):
     def observe(self, state: Tensor) -> Tensor:
         """The observation of a state, (B, M) -> (B, D)."""
 
+    def jacobian(self, state: Tensor) -> Tensor:
+        """The Jacobian of `step` at `state`, (B, M) -> (B, M, M), for the model's Lyapunov
+        exponents. Families with a closed form override it (see `has_jacobian`); the others have
+        no λ_max, and evaluation reports it as not available."""
+        raise TypeError(f"{type(self).__name__} has no step Jacobian (check has_jacobian first)")
+
+    @property
+    def has_jacobian(self) -> bool:
+        """Whether this family provides `jacobian`."""
+        return type(self).jacobian is not AbstractModel.jacobian
+
     @torch.no_grad()
     def rollout(self, context: Tensor, n_steps: int) -> Tensor:
         """Free-run generation from a context window.

@@ -120,8 +120,7 @@ def model_lyapunov(model, context: torch.Tensor, n_steps: int, n_transient: int,
     NaN for every run when the model has no closed-form Jacobian of its step, or where the run
     left the finite numbers.
     """
-    jacobian = getattr(model, "jacobian", None)
-    if jacobian is None:
+    if not model.has_jacobian:
         return np.full(len(context), math.nan)
     original = next(model.parameters()).dtype
     model.double()

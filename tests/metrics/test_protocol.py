@@ -42,8 +42,6 @@ class MapModel(AbstractModel):
         super().__init__()
         self._step, self._jacobian, self.offset, self.skip = step, jacobian, offset, skip
         self.anchor = torch.nn.Parameter(torch.zeros((), dtype=torch.float64), requires_grad=False)  # the dtype
-        if jacobian is not None:
-            self.jacobian = lambda x: self._jacobian(x)
 
     def loss(self, batch):
         raise NotImplementedError("a fixed map is not trained")
@@ -60,6 +58,13 @@ class MapModel(AbstractModel):
 
     def observe(self, state):
         return state
+
+    def jacobian(self, state):
+        return self._jacobian(state)
+
+    @property
+    def has_jacobian(self):
+        return self._jacobian is not None
 
 
 def standardized_lorenz(rho: float = 28.0):
