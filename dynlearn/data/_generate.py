@@ -269,10 +269,9 @@ def _flat(step, shape: tuple[int, ...]):
 def _initial_states(system, spec: GenerationSpec, step, dt_sim: float) -> torch.Tensor:
     generator = torch.Generator().manual_seed(spec.seed)
     x = system.sample_initial_conditions(spec.n_traj, generator=generator).to(torch.float64)
-    x = x.reshape(spec.n_traj, -1)
-    for _ in range(int(round(spec.transient_time / dt_sim))):
-        x = step(x)
-    return x
+    from ..solvers import spin_up
+
+    return spin_up(step, x.reshape(spec.n_traj, -1), int(round(spec.transient_time / dt_sim)))
 
 
 @torch.no_grad()
