@@ -11,7 +11,7 @@ The Python API is the one the CLI and the Prefect flows use::
     ds = dynlearn.open_store(store)               # validated, lazy xarray Dataset
 """
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__  # noqa: E402
 
 from ._compare import compare_runs as compare_runs  # noqa: E402
 from ._errors import ConfigError as ConfigError  # noqa: E402

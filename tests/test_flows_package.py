@@ -28,3 +28,11 @@ def test_flows_use_no_private_module_of_dynlearn():
                 assert not (name.startswith("dynlearn") and private), f"{path.name} imports {name}"
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dynlearn"):
                 assert not any(a.name.startswith("_") for a in node.names), f"{path.name}: {ast.dump(node)}"
+
+
+def test_the_package_version_is_pyprojects():
+    import tomllib
+
+    import dynlearn
+
+    assert dynlearn.__version__ == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]

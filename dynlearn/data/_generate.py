@@ -13,6 +13,7 @@ import torch
 import zarr
 
 from .._errors import ConfigError, DataError
+from .._version import __version__
 from ._datasheet import write_datasheet
 from ._moments import Moments
 from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION, SPLIT, SPLITS, TIME, TRAJ, is_dynlearn_store
@@ -211,7 +212,6 @@ def check_reusable(path: Path, config_hash: str) -> None:
 
 
 def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str, dt_sim: float) -> None:
-    from .. import __version__
     from ..solvers import make_system_step
 
     layout = LAYOUTS[system.kind]

@@ -15,6 +15,7 @@ import xarray as xr
 import zarr
 
 from .._errors import ConfigError, DataError
+from .._version import __version__
 from ._datasheet import write_datasheet
 from ._schema import COMPLETE, MARKER, MASK, SCHEMA_VERSION, SPLIT, SPLITS, TIME
 from ._moments import Moments
@@ -96,7 +97,6 @@ def _load_state(group: zarr.Group, slot: int) -> dict:
 
 
 def _create_template(path: Path, river, basin, spec, config_hash: str) -> None:
-    from .. import __version__
 
     n = spec.n_steps
     days = pd.date_range(START_DATE, periods=n, freq="D").values

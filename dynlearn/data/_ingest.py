@@ -32,6 +32,7 @@ from pathlib import Path
 import zarr
 
 from .._errors import ConfigError, DataError
+from .._version import __version__
 from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION, is_dynlearn_store
 from ._store import is_complete
 from ._ingest_write import write_store
@@ -167,7 +168,6 @@ def _check_reusable(path: Path, config_hash: str) -> None:
 
 
 def _attrs(source: Path, store_path: Path, fmt: str, spec: IngestSpec, data, config_hash: str) -> dict:
-    from .. import __version__
 
     attrs = {
         MARKER: True,
