@@ -53,7 +53,7 @@ def main() -> None:
     print(f"load after: {os.getloadavg()}")
     if result.returncode != 0:
         raise SystemExit(f"training failed with exit code {result.returncode}")
-    summary = next((workdir / "runs").glob(f"*/seeds-*/summary.csv"))
+    summary = next((workdir / "runs").glob("*/seeds-*/summary.csv"))
     report(summary, workdir)
 
 

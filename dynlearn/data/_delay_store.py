@@ -22,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import zarr
 
 from .._errors import DataError
-from ._delay import delay_embed, false_nearest_neighbours_dimension, mutual_information_delay
-from ._schema import COMPLETE, DIM, SPLIT, TIME, TRAJ, is_dynlearn_store, layout_of, split_indices, validate
 from ..atomic import atomic_directory
-from ._store import finalize_store, is_complete
+from ._delay import delay_embed, false_nearest_neighbours_dimension, mutual_information_delay
+from ._schema import COMPLETE, DIM, SPLIT, TIME, TRAJ, layout_of, split_indices, validate
+from ._store import check_reusable, finalize_store
 
 AUTO = "auto"
 EMBEDDABLE = ("ode", "series")  # vector series: trajectories (traj, time, dim) or one series (time, dim)
@@ -65,7 +64,8 @@ def embed_store(source: str | Path, embedding: tuple[int, int] | str, *,
     target = source.parent / f"{source.name.removesuffix('.zarr')}-delay{m}x{tau}.zarr"
     config_hash = _hash(ds.attrs["config_hash"], m, tau)
     if target.exists():
-        _check_reusable(target, config_hash, source)
+        check_reusable(target, config_hash, complete=True, problem=f"was not embedded from the current {source.name}",
+                       fix="delete it and rerun to embed again")
         return target
     embedded = delay_embedded(ds, m, tau)
     if check is not None:
@@ -78,7 +78,8 @@ def embed_store(source: str | Path, embedding: tuple[int, int] | str, *,
     try:
         _write(target, embedded)
     except OSError:  # another job (a parallel seed) renamed the same store into place first
-        _check_reusable(target, config_hash, source)
+        check_reusable(target, config_hash, complete=True, problem=f"was not embedded from the current {source.name}",
+                       fix="delete it and rerun to embed again")
     return target
 
 
@@ -172,14 +173,6 @@ def _check_length(steps: int, lag: int, m: int, tau: int, what: str) -> None:
 def _hash(source_hash: str, m: int, tau: int) -> str:
     identity = {"source": source_hash, "delay_embedding": [m, tau]}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _check_reusable(path: Path, config_hash: str, source: Path) -> None:
-    stored = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs.get("config_hash") \
-        if is_dynlearn_store(path) else None
-    if stored != config_hash or not is_complete(path):
-        raise DataError(f"{path} exists but was not embedded from the current {source.name}; delete it "
-                        "and rerun to embed again")
 
 
 def _write(path: Path, embedded: xr.Dataset) -> None:

@@ -15,9 +15,12 @@ import zarr
 from .._errors import ConfigError, DataError
 from .._version import __version__
 from ._datasheet import write_datasheet
+from ._generate_grid import generate_grid_store
 from ._moments import Moments
-from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION, SPLIT, SPLITS, TIME, TRAJ, is_dynlearn_store
+from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION, SPLIT, SPLITS, TIME, TRAJ
 from ._store import (
+    check_reusable,
+    chunk_generator,
     create_store_atomically,
     finalize_store,
     read_progress,
@@ -115,14 +118,13 @@ def generate_store(
 
     path = Path(path)
     if system.kind == "grid":
-        from ._generate_grid import generate_grid_store
-
         return generate_grid_store(path, system, spec, config_hash=config_hash, progress=progress)
     dt_sim = float(system.dt if dt is None else dt)
     if not dt_sim > 0:
         raise ConfigError(f"system dt must be positive, got {dt_sim}; set system.dt to a value > 0")
     if path.exists():
-        check_reusable(path, config_hash)
+        check_reusable(path, config_hash, problem="was generated from a different config",
+                       fix="delete it, or set data.name=<new name> to keep both")
         if read_progress(path).get(COMPLETE):
             return path
     started = time.perf_counter()
@@ -184,12 +186,6 @@ def store_chunk(path: Path, group: zarr.Group, kind: str, spec: GenerationSpec, 
     return record
 
 
-def chunk_generator(seed: int, chunk: int) -> torch.Generator:
-    """An independent random stream per (seed, chunk), the same on every run and resume."""
-    entropy = np.random.SeedSequence([seed, chunk + 1]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(entropy[0]) << 32 | int(entropy[1]))
-
-
 def _spread(block: np.ndarray, kind: str) -> list[float]:
     """The std the noise is scaled by: per state dimension for ODEs, one value for a field."""
     return np.atleast_1d(block.std(axis=(0, 1) if kind == "ode" else None)).tolist()
@@ -199,16 +195,6 @@ def _observe(block: np.ndarray, relative_std: float, scale: list[float], generat
     """`block` plus Gaussian noise of std relative_std · scale (scale broadcast on the last dim)."""
     noise = torch.randn(block.shape, generator=generator, dtype=torch.float64).numpy()
     return block + relative_std * np.asarray(scale) * noise
-
-
-def check_reusable(path: Path, config_hash: str) -> None:
-    """Refuse a folder that is not a dynlearn store, or a store made from another config."""
-    if not is_dynlearn_store(path):
-        raise DataError(f"{path} exists and is not a dynlearn store; move it away or set data.name to another name")
-    stored = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs.get("config_hash")
-    if stored != config_hash:
-        raise DataError(f"{path} was generated from a different config ({stored} != {config_hash}); "
-                        "delete it, or set data.name=<new name> to keep both")
 
 
 def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str, dt_sim: float) -> None:

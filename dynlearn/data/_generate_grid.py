@@ -16,11 +16,19 @@ import zarr
 
 from .._errors import ConfigError, DataError
 from .._version import __version__
+from ..atomic import atomic_directory
 from ._datasheet import write_datasheet
 from ._schema import COMPLETE, MARKER, MASK, SCHEMA_VERSION, SPLIT, SPLITS, TIME
 from ._moments import Moments
-from ..atomic import atomic_directory
-from ._store import PROGRESS, finalize_store, read_progress, remaining_chunks, write_progress
+from ._store import (
+    PROGRESS,
+    check_reusable,
+    chunk_generator,
+    finalize_store,
+    read_progress,
+    remaining_chunks,
+    write_progress,
+)
 
 _RESUME = "_resume_state"  # a group: one (2, ...) array per state variable, slots ping-pong
 _FORCING = ("precipitation", "evapotranspiration")
@@ -37,14 +45,13 @@ def generate_grid_store(path: Path, river, spec, *, config_hash: str, progress: 
     from its own generator, seeded by (seed, chunk), and starts from the float64 state the
     previous chunk left, stored in the store; so a killed run resumes bit for bit.
     """
-    from ._generate import check_reusable, chunk_generator
-
     if spec.save_every != 1:
         raise ConfigError("the river basin is stored daily; set data.save_every=1")
     if spec.observation_noise:
         raise ConfigError("the river basin is stochastic already; set data.observation_noise=0")
     if path.exists():
-        check_reusable(path, config_hash)
+        check_reusable(path, config_hash, problem="was generated from a different config",
+                       fix="delete it, or set data.name=<new name> to keep both")
         if read_progress(path).get(COMPLETE):
             return path
     started, fresh = time.perf_counter(), not path.exists()

@@ -29,12 +29,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import zarr
-
 from .._errors import ConfigError, DataError
 from .._version import __version__
-from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION, is_dynlearn_store
-from ._store import is_complete
+from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION
+from ._store import check_reusable
 from ._ingest_write import write_store
 
 FORMATS = ("pdebench", "well", "netcdf", "csv", "npy")
@@ -106,7 +104,8 @@ def ingest(source: str | Path, store_path: str | Path, spec: IngestSpec = Ingest
         raise DataError(f"source {source} does not exist or is not a file; fix source=<path>")
     config_hash = _config_hash(source, spec)
     if store_path.exists():
-        _check_reusable(store_path, config_hash)
+        check_reusable(store_path, config_hash, complete=True, problem="was made from another source or other options",
+                       fix="delete it, or set name=<new name> to keep both")
         return store_path
     fmt = detect_format(source, spec.format)
     read = _reader(fmt)
@@ -156,15 +155,6 @@ def _config_hash(source: Path, spec: IngestSpec) -> str:
     identity = {"source": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                 "options": dataclasses.asdict(spec)}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _check_reusable(path: Path, config_hash: str) -> None:
-    if not is_dynlearn_store(path):
-        raise DataError(f"{path} exists and is not a dynlearn store; move it away or set name=<new name>")
-    stored = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs.get("config_hash")
-    if stored != config_hash or not is_complete(path):
-        raise DataError(f"{path} was made from another source or other options; delete it, or set "
-                        "name=<new name> to keep both")
 
 
 def _attrs(source: Path, store_path: Path, fmt: str, spec: IngestSpec, data, config_hash: str) -> dict:

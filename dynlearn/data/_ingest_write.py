@@ -20,9 +20,9 @@ import xarray as xr
 import zarr
 
 from .._errors import DataError
+from ..atomic import atomic_directory
 from ._ingest_checks import ENSEMBLES, BlockChecks, check_periods
 from ._schema import LAYOUTS, MASK, SPLIT, SPLITS
-from ..atomic import atomic_directory
 from ._store import finalize_store
 
 _BLOCK_BYTES = 64 * 2**20  # data read and checked per block

@@ -12,10 +12,13 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import torch
 import zarr
 
+from .._errors import DataError
 from ..atomic import atomic_directory
-from ._schema import COMPLETE
+from ._schema import COMPLETE, is_dynlearn_store
 
 PROGRESS = "progress"
 
@@ -73,3 +76,24 @@ def remaining_chunks(path: Path, done: int, n_steps: int, chunk_steps: int, *, p
         chunks = tqdm(chunks, desc=f"generate {path.name}", unit="chunk", initial=done, total=n_chunks)
     for k in chunks:
         yield k, k * chunk_steps, min(chunk_steps, n_steps - k * chunk_steps)
+
+
+def check_reusable(path: Path, config_hash: str, *, problem: str, fix: str, complete: bool = False) -> None:
+    """Refuse to reuse or resume the folder at `path` unless it is a dynlearn store made from the
+    same config (`config_hash`) and, with `complete`, finished. Every writer (generate, ingest,
+    delay embedding) asks this before touching an existing target.
+
+    Args:
+        problem, fix: the two halves of the one-line refusal, ``f"{path} {problem}; {fix}"``.
+    """
+    if not is_dynlearn_store(path):
+        raise DataError(f"{path} exists and is not a dynlearn store; move it away or choose another name")
+    stored = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs.get("config_hash")
+    if stored != config_hash or (complete and not is_complete(path)):
+        raise DataError(f"{path} {problem}; {fix}")
+
+
+def chunk_generator(seed: int, chunk: int) -> torch.Generator:
+    """An independent random stream per (seed, chunk), the same on every run and resume."""
+    entropy = np.random.SeedSequence([seed, chunk + 1]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(entropy[0]) << 32 | int(entropy[1]))

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from .._errors import TrainingDiverged
+from ..atomic import atomic_torch_save, atomic_write_json
 from ..data import WindowDataset
 from ..models import AbstractModel
-from ..atomic import atomic_torch_save, atomic_write_json
 from ._checkpoint import load_checkpoint
 from ._config import TrainerConfig
 from ._scoring import Judge

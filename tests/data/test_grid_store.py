@@ -7,7 +7,7 @@ import torch
 from dynlearn.data import GenerationSpec, WindowDataset, generate_store, validate
 from dynlearn.data import _generate_grid as grid_module
 from dynlearn.data._datasheet import datasheet_path
-from dynlearn.data._generate import chunk_generator
+from dynlearn.data._store import chunk_generator
 from dynlearn.systems import make_system
 
 SPEC = GenerationSpec(n_train=14, n_val=3, n_test=3, n_steps=60, chunk_steps=20, transient_time=10.0, seed=3)
