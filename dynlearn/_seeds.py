@@ -25,7 +25,7 @@ from ._errors import DynlearnError
 from ._run import STATUS, read_status, write_status
 from ._settings import Settings
 from ._workflow import generate
-from .cli import load_settings
+from ._compose import load_settings
 from .atomic import atomic_write_text
 
 # The invariants summarized across seeds, in order.

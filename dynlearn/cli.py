@@ -8,11 +8,10 @@ Hydra `outputs/` either: runs go under `paths.runs` only).
 from __future__ import annotations
 
 import difflib
-import os
-import re
 import sys
 from pathlib import Path
 
+from ._compose import conf_dir, load_config, load_settings
 from ._errors import ConfigError, DynlearnError
 
 USAGE = """usage: python -m dynlearn <command> [key=value ...] [+exp=<name>] [--cfg] [--help]
@@ -47,46 +46,6 @@ _DESCRIPTIONS = {
     "compare": "Print and write (runs/compare/compare-<time>.md, .csv) the invariants of runs side by side.",
     "pipeline": "Run generate -> train -> evaluate as a Prefect flow and publish the metrics table.",
 }
-
-
-def conf_dir() -> Path:
-    """The Hydra config folder: $DYNLEARN_CONF, else the repository's conf/."""
-    path = Path(os.environ.get("DYNLEARN_CONF") or Path(__file__).resolve().parents[1] / "conf")
-    if not (path / "config.yaml").exists():
-        raise ConfigError(f"no Hydra configs at {path}; set DYNLEARN_CONF to the repository's conf/ folder")
-    return path
-
-
-def load_config(overrides: list[str]) -> dict:
-    """Compose conf/config.yaml with `overrides` and resolve it into a plain dict.
-
-    Raises:
-        ConfigError: one line naming the bad override and the fix.
-    """
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException, MissingConfigException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    # The experiment group is declared in the defaults (so debug=fast can follow it); +exp=<name>,
-    # the documented spelling, selects it like exp=<name>.
-    overrides = [o[1:] if o.startswith("+exp=") else o for o in overrides]
-    try:
-        with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir()), job_name="dynlearn"):
-            cfg = compose(config_name="config", overrides=overrides)
-        return OmegaConf.to_container(cfg, resolve=True)
-    except MissingConfigException as error:
-        raise ConfigError(_missing_option_message(str(error))) from None
-    except (HydraException, OmegaConfBaseException) as error:
-        text = f"{error}\n{error.__cause__ or ''}"
-        raise ConfigError(_override_message(text, overrides)) from None
-
-
-def load_settings(overrides: list[str], *, check_model: bool = True):
-    """Compose and validate: the `Settings` every command and flow starts from."""
-    from ._settings import build_settings
-
-    return build_settings(load_config(overrides), check_model=check_model)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,46 +240,3 @@ def _print_summary(directory: Path) -> None:
 
 _COMMANDS = {"generate": _generate, "ingest": _ingest, "train": _train, "evaluate": _evaluate,
              "compare": _compare, "pipeline": _pipeline}
-
-
-def _missing_option_message(text: str) -> str:
-    found = re.search(r"Could not find '([^/']+)/([^']+)'", text)
-    if not found:
-        return text.splitlines()[0]
-    group, name = found.groups()
-    options = re.findall(r"^\t(\S+)$", text, flags=re.M)
-    kind = {"exp": "experiment", "system": "system", "model": "model"}.get(group, f"{group} option")
-    choices = f"; choose one of: {', '.join(options)}" if options else ""
-    return f"unknown {kind} '{name}' ({group}={name}){choices}"
-
-
-def _override_message(text: str, overrides: list[str]) -> str:
-    key = re.search(r"Could not override '([^']+)'", text) or re.search(r"full_key: (\S+)", text)
-    if "Key '" in text and "is not in struct" in text and key:
-        full_key = key.group(1)
-        hint = _suggest_key(full_key)
-        return (f"unknown config key '{full_key}'{hint}; check the spelling "
-                f"(`python -m dynlearn train --cfg` prints every key)")
-    if "mismatched input" in text or "no viable alternative" in text or "missing EQUAL" in text:
-        bad = next((o for o in overrides if "=" not in o), overrides[-1] if overrides else "")
-        return f"cannot parse override '{bad}'; write key=value (or +exp=<name>)"
-    first = next((line.strip() for line in text.splitlines() if line.strip()), text)
-    return f"{first}; fix the override"
-
-
-def _suggest_key(full_key: str) -> str:
-    try:
-        config = load_config([])
-    except ConfigError:
-        return ""
-    keys = list(_flatten(config))
-    close = difflib.get_close_matches(full_key, keys, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _flatten(config: dict, prefix: str = ""):
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        yield name
-        if isinstance(value, dict):
-            yield from _flatten(value, name + ".")
