@@ -30,7 +30,7 @@ import torch
 
 import dynlearn
 from dynlearn.metrics import LyapunovResult, system_lyapunov_spectrum
-from dynlearn.systems import list_systems, make_system
+from dynlearn.systems import list_ode_systems, make_system
 from dynlearn.systems._screening import screen_systems
 
 CATALOG = Path(dynlearn.__file__).parent / "systems" / "catalog.yaml"
@@ -147,14 +147,14 @@ def main() -> None:
     torch.set_num_threads(1)  # batched QR of tiny matrices gains nothing from threads
     torch.set_default_dtype(torch.float64)
     if args.acceptance:
-        acceptance(args.systems or list_systems(), args.acceptance, args.seed)
+        acceptance(args.systems or list_ode_systems(), args.acceptance, args.seed)
         return
 
     print(f"{args.ics} ICs, QR every {args.qr_every}, seed {args.seed}")
     print()
     print("| system | dt | T | λ1 | λ2 | λ3 | stderr λ1..λ3 | Σλ | literature λ1 | dysts λ1 | s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name in args.systems or list_systems():
+    for name in args.systems or list_ode_systems():
         system = make_system(name)
         horizon = args.time or averaging_time(name, system.dt)
         transient = args.transient if args.transient is not None else max(20.0, 0.1 * horizon)

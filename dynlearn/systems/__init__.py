@@ -1,11 +1,11 @@
 """Simulated dynamical systems (ground truth): a catalogue of ODEs bound to their equations."""
 
 from dynlearn.systems._base import AbstractSystem
-from dynlearn.systems._catalog import list_systems, load_catalog
+from dynlearn.systems._catalog import list_ode_systems, load_catalog, make_ode_system
 from dynlearn.systems._ks import KuramotoSivashinsky
 from dynlearn.systems._navier_stokes import NavierStokes2D
 from dynlearn.systems._observation_noise import add_observation_noise
-from dynlearn.systems._registry import FIELD_SYSTEMS, make_system
+from dynlearn.systems._registry import FIELD_SYSTEMS, GRID_SYSTEMS, list_systems, make_system
 from dynlearn.systems._ode import ODESystem
 from dynlearn.systems._sde import SDESystem, make_sde, simulate_sde
 from dynlearn.systems._sampling import sample_systems
@@ -17,6 +17,7 @@ __all__ = [
     "AbstractSystem",
     "ComputedLyapunov",
     "FIELD_SYSTEMS",
+    "GRID_SYSTEMS",
     "KuramotoSivashinsky",
     "NavierStokes2D",
     "ODESystem",
@@ -27,9 +28,11 @@ __all__ = [
     "Screening",
     "SystemSpec",
     "add_observation_noise",
+    "list_ode_systems",
     "list_systems",
     "load_catalog",
     "make_sde",
+    "make_ode_system",
     "make_system",
     "sample_systems",
     "screen_systems",

@@ -37,16 +37,16 @@ def load_catalog() -> Mapping[str, SystemSpec]:
     return MappingProxyType(specs)
 
 
-def list_systems() -> list[str]:
-    """Names of the catalogue systems, in catalogue order."""
+def list_ode_systems() -> list[str]:
+    """Names of the catalogue ODE systems, in catalogue order."""
     return list(load_catalog())
 
 
-def make_system(name: str, **params: float | int) -> ODESystem:
+def make_ode_system(name: str, **params: float | int) -> ODESystem:
     """Build a catalogue system, overriding parameters by name.
 
     Args:
-        name: a name from `list_systems()`, e.g. ``"lorenz63"``.
+        name: a name from `list_ode_systems()`, e.g. ``"lorenz63"``.
         **params: parameter overrides, e.g. ``rho=30.0``; others keep catalogue values.
 
     Returns:
@@ -57,7 +57,7 @@ def make_system(name: str, **params: float | int) -> ODESystem:
             value of the wrong type.
 
     Example:
-        >>> make_system("lorenz63", rho=30.0).params["rho"]
+        >>> make_ode_system("lorenz63", rho=30.0).params["rho"]
         30.0
     """
     catalog = load_catalog()

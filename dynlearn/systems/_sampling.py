@@ -10,7 +10,7 @@ from typing import Literal
 import torch
 
 from dynlearn._errors import ConfigError
-from dynlearn.systems._catalog import load_catalog, make_system
+from dynlearn.systems._catalog import load_catalog, make_ode_system
 from dynlearn.systems._ode import ODESystem
 from dynlearn.systems._screening import FLOAT, screen_systems
 from dynlearn.systems._spec import SystemSpec
@@ -75,7 +75,7 @@ def sample_systems(
         else:
             factors = 1 + spread * (2 * torch.rand(shape, generator=generator, dtype=FLOAT) - 1)
         draws = [
-            make_system(name, **{k: spec.params[k] * f for k, f in zip(names, row)})
+            make_ode_system(name, **{k: spec.params[k] * f for k, f in zip(names, row)})
             for row in factors.tolist()
         ]
         drawn += m

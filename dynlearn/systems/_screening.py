@@ -14,7 +14,7 @@ from torch import Tensor
 from dynlearn._errors import ConfigError
 from dynlearn.metrics import lyapunov_spectrum
 from dynlearn.solvers import make_step, make_tangent_step
-from dynlearn.systems._catalog import make_system
+from dynlearn.systems._catalog import make_ode_system
 from dynlearn.systems._equations import EQUATIONS
 from dynlearn.systems._ode import ODESystem
 
@@ -85,8 +85,8 @@ def screen_systems(
     if any(s.spec is not spec or s.dim != systems[0].dim for s in systems):
         raise ConfigError("screen_systems takes variants of one system; screen each separately")
     integers = {k: v for k, v in systems[0].params.items() if isinstance(v, int)}
-    nominal = make_system(spec.name, **integers)
-    reference = make_system(spec.name)  # the catalogue's own Lyapunov time sets the horizon
+    nominal = make_ode_system(spec.name, **integers)
+    reference = make_ode_system(spec.name)  # the catalogue's own Lyapunov time sets the horizon
     if time is None:
         lyapunov_time = reference.lyapunov_time
         # A regular orbit's finite-time λ1 is ~1/T, so resolving `min_exponent` takes T ≫ 1/it.

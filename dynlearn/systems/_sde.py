@@ -12,7 +12,7 @@ import torchsde
 from torch import Tensor
 
 from dynlearn._errors import ConfigError
-from dynlearn.systems._catalog import make_system
+from dynlearn.systems._catalog import make_ode_system
 from dynlearn.systems._ode import _coerce
 
 Field = Callable[[Tensor, Tensor], Tensor]
@@ -204,7 +204,7 @@ def _ornstein_uhlenbeck(theta: float, sigma: float, dim: int, dt: float) -> SDES
 def _stochastic_lorenz63(
     sigma: float, rho: float, beta: float, noise: float, dt: float
 ) -> SDESystem:
-    ode = make_system("lorenz63", sigma=sigma, rho=rho, beta=beta)
+    ode = make_ode_system("lorenz63", sigma=sigma, rho=rho, beta=beta)
     params = {**ode.params, "noise": noise}
     return SDESystem("stochastic_lorenz63", 3, params, dt, ode.rhs, _isotropic(noise, 3))
 

@@ -15,12 +15,12 @@ from dynlearn.solvers import (
     rk_step,
     rk_tangent_step,
 )
-from dynlearn.systems import list_systems, make_system
+from dynlearn.systems import list_ode_systems, make_system
 
 pytestmark = pytest.mark.usefixtures("float64")
 
 ALL_METHODS = list(TABLEAUX)
-ALL_SYSTEMS = list_systems()
+ALL_SYSTEMS = list_ode_systems()
 
 _A = [[-0.5, 1.0, 0.0], [-1.0, -0.5, 0.3], [0.0, 0.2, -1.0]]
 

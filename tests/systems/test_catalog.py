@@ -17,14 +17,14 @@ from dynlearn.systems import (
     AbstractSystem,
     ODESystem,
     SystemSpec,
-    list_systems,
+    list_ode_systems,
     load_catalog,
     make_system,
 )
 
 pytestmark = pytest.mark.usefixtures("float64")
 
-ALL_SYSTEMS = list_systems()
+ALL_SYSTEMS = list_ode_systems()
 
 
 def _small(name: str) -> ODESystem:

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from dynlearn.systems import SystemSpec, list_systems, load_catalog, make_system
+from dynlearn.systems import SystemSpec, list_ode_systems, load_catalog, make_system
 
 with warnings.catch_warnings():  # "Numba not installed": dysts then runs plain NumPy
     warnings.simplefilter("ignore", UserWarning)
@@ -30,7 +30,7 @@ with warnings.catch_warnings():  # "Numba not installed": dysts then runs plain 
 
 pytestmark = pytest.mark.usefixtures("float64")
 
-ALL_SYSTEMS = list_systems()
+ALL_SYSTEMS = list_ode_systems()
 N_STATES = 8
 
 

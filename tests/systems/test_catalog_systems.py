@@ -11,11 +11,11 @@ import torch
 
 from dynlearn.metrics import system_lyapunov_spectrum
 from dynlearn.solvers import make_step
-from dynlearn.systems import ODESystem, list_systems, load_catalog, make_system
+from dynlearn.systems import ODESystem, list_ode_systems, load_catalog, make_system
 
 pytestmark = pytest.mark.usefixtures("float64")
 
-ALL_SYSTEMS = list_systems()
+ALL_SYSTEMS = list_ode_systems()
 CHAOTIC = [name for name in ALL_SYSTEMS if load_catalog()[name].chaotic]
 N_ICS = 16
 ROLLOUT_STEPS = 1000

@@ -10,7 +10,7 @@ import torch
 
 from dynlearn._errors import ConfigError
 from dynlearn.metrics import system_lyapunov_spectrum
-from dynlearn.systems import list_systems, make_system
+from dynlearn.systems import list_ode_systems, make_system
 from dynlearn.systems._sampling import sample_systems
 from dynlearn.systems._screening import _batched_field, screen_systems
 
@@ -32,7 +32,7 @@ def _one_thread():
     torch.set_num_threads(previous)
 
 
-@pytest.mark.parametrize("name", list_systems())
+@pytest.mark.parametrize("name", list_ode_systems())
 def test_batched_parameters_reproduce_each_system(name, generator):
     """One vector field with a tensor per parameter = the systems evaluated one by one."""
     base = make_system(name, n=6) if name == "lorenz96" else make_system(name)
