@@ -8,7 +8,7 @@ The Python API is the one the CLI and the Prefect flows use::
     run_dir = dynlearn.train(settings)            # train + evaluate into runs/<name>/<time>/
     run = dynlearn.load_run(run_dir)              # model, normalizer, metadata
     free = run.model.rollout(context, 10_000)     # free run from a context window
-    ds = dynlearn.open_store(store)               # validated, lazy xarray Dataset
+    ds = dynlearn.open_store(store)               # schema-checked, lazy xarray Dataset
 """
 
 from ._version import __version__ as __version__  # noqa: E402

@@ -23,7 +23,7 @@ from dynlearn.atomic import atomic_write_json
 def generate_task(settings: Settings) -> str:
     """Simulate (or reuse / resume) the configured store; returns its path."""
     if settings.data_given:
-        dynlearn.open_store(settings.data_store)  # validates: partial stores and NaNs stop here
+        dynlearn.open_store(settings.data_store)  # a partial or foreign store stops here (train scans values)
         return str(settings.data_store)
     return str(dynlearn.generate(settings, progress=False))
 

@@ -92,6 +92,17 @@ def is_dynlearn_store(path: str | Path) -> bool:
     return bool(group.attrs.get(MARKER, False))
 
 
+def open_store(path: str | Path) -> xr.Dataset:
+    """A store for reading, as a lazy xarray Dataset: its schema and completeness are checked,
+    its values are not scanned (the writers refuse NaN/Inf; `validate` scans them again, which
+    reads every chunk).
+
+    Raises:
+        DataError: not a store, a partial store, or one that breaks the schema (one line).
+    """
+    return validate(path, check_values=False)
+
+
 def validate(path: str | Path, *, check_values: bool = True) -> xr.Dataset:
     """Check a store against the schema and open it lazily.
 

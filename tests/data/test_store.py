@@ -86,6 +86,8 @@ def test_validate_refuses_partial_store_in_one_line(tmp_path):
         validate(path)
     message = str(error.value)
     assert "partial" in message and "resume" in message and "\n" not in message
+    with pytest.raises(dynlearn.DataError, match="partial"):
+        dynlearn.open_store(path)  # the read path refuses it too
 
 
 def test_validate_refuses_nan(tmp_path, store):
@@ -98,6 +100,8 @@ def test_validate_refuses_nan(tmp_path, store):
     with pytest.raises(dynlearn.DataError, match="NaN") as error:
         validate(path)
     assert "trajectory 4" in str(error.value)
+    # open_store checks schema and completeness only: the value scan is validate's.
+    assert np.isnan(dynlearn.open_store(path)["state"].values[4, 10, 1])
 
 
 def test_killed_generate_resumes_bitwise(tmp_path):
