@@ -14,6 +14,7 @@ import zarr
 
 from .._errors import ConfigError, DataError
 from .._version import __version__
+from ..systems import add_observation_noise
 from ._datasheet import write_datasheet
 from ._generate_grid import generate_grid_store
 from ._moments import Moments
@@ -171,7 +172,9 @@ def store_chunk(path: Path, group: zarr.Group, kind: str, spec: GenerationSpec, 
     if spec.observation_noise:
         if noise_scale is None:  # set by the first chunk, kept for the rest and for a resume
             noise_scale = _spread(block, kind)
-        block = _observe(block, spec.observation_noise, noise_scale, chunk_generator(spec.seed, k))
+        block = add_observation_noise(torch.from_numpy(block), relative_std=spec.observation_noise,
+                                      generator=chunk_generator(spec.seed, k),
+                                      scale=torch.tensor(noise_scale, dtype=torch.float64)).numpy()
     group[LAYOUTS[kind].variable][:, start:start + block.shape[1]] = block
     # The state goes into the slot the progress record does not point at, so a kill between
     # the two writes leaves the last consistent (chunk, state) pair intact.
@@ -189,12 +192,6 @@ def store_chunk(path: Path, group: zarr.Group, kind: str, spec: GenerationSpec, 
 def _spread(block: np.ndarray, kind: str) -> list[float]:
     """The std the noise is scaled by: per state dimension for ODEs, one value for a field."""
     return np.atleast_1d(block.std(axis=(0, 1) if kind == "ode" else None)).tolist()
-
-
-def _observe(block: np.ndarray, relative_std: float, scale: list[float], generator: torch.Generator) -> np.ndarray:
-    """`block` plus Gaussian noise of std relative_std · scale (scale broadcast on the last dim)."""
-    noise = torch.randn(block.shape, generator=generator, dtype=torch.float64).numpy()
-    return block + relative_std * np.asarray(scale) * noise
 
 
 def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str, dt_sim: float) -> None:
