@@ -23,11 +23,11 @@ import torch
 
 from ._run import Run
 from ._settings import EvalSpec
+from .atomic import atomic_write_json, atomic_write_text
 from .data import validate
 from .data._cases import evaluation_cases, floor_cases
 from .metrics import d_h, vpt
 from .metrics._protocol import PROTOCOL_VERSION, pooled_d_stsp
-from .atomic import atomic_write_json, atomic_write_text
 from .train._scoring import Judge, rosenstein
 
 
@@ -49,7 +49,7 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
     dt = float(ds.attrs["dt"])
     # Everything is compared in the units the model learned (train-split standardization): the
     # histogram is affine-invariant per dimension and the Gaussian mixture assumes unit variance.
-    z = _standardizer(run)
+    z = _on_arrays(run.normalizer.normalize)
     z_test = test.map(z)
     judge = Judge.build(ds.attrs, z_test, dt, bins=spec.bins, dh_cutoff=spec.dh_cutoff,
                         transient=spec.transient, lyap_steps=spec.lyap_steps, lyap_transient=spec.lyap_transient)
@@ -130,10 +130,9 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
         from ._plots import plot_attractors, plot_spectra
 
         shown = ok[0] if ok else 0
-        mean, std = np.asarray(run.normalizer.mean), np.asarray(run.normalizer.std)
-        plot_attractors(test.truths[shown], attractor[shown] * std + mean, out_dir / "attractor.png",
-                        names=run.meta.get("state_names"))
-        plot_spectra(test.truths[shown], attractor[shown] * std + mean, dt, out_dir / "power_spectra.png")
+        physical = _on_arrays(run.normalizer.denormalize)(attractor[shown])
+        plot_attractors(test.truths[shown], physical, out_dir / "attractor.png", names=run.meta.get("state_names"))
+        plot_spectra(test.truths[shown], physical, dt, out_dir / "power_spectra.png")
     return metrics
 
 
@@ -171,9 +170,9 @@ def metrics_table(metrics: dict) -> list[dict]:
     ]
 
 
-def _standardizer(run: Run):
-    mean, std = np.asarray(run.normalizer.mean), np.asarray(run.normalizer.std)
-    return lambda x: (x - mean) / std
+def _on_arrays(transform):
+    """A tensor transform (a `Normalizer` method) applied to NumPy arrays, in float64."""
+    return lambda x: transform(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
 
 def _stsp(truth: np.ndarray, generated: np.ndarray, n_bins: int | None) -> float:

@@ -67,7 +67,7 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     if settings.delay_embedding is not None:
         # The model learns, free-runs and is judged on delay vectors: all of it reads the derived store.
         store = embed_store(store, settings.delay_embedding, check=evaluable)
-        ds = validate(store)
+        ds = validate(store, check_values=False)  # made from the values just checked
         how = "auto" if settings.delay_embedding == "auto" else "given"
         embedding = {**ds.attrs["delay_embedding"], "chosen": how}
     validation = validation_judge(ds, settings) if settings.trainer.eval_every else None
@@ -130,9 +130,8 @@ def validation_judge(ds, settings: Settings) -> Judge:
     the same collapse / divergence rules, so selection never keeps a model that fails them.
     """
     cases = evaluation_cases(ds, "val", n_cases=settings.eval.n_ics, n_steps=settings.trainer.eval_steps)
-    normalizer = Normalizer.from_attrs(ds.attrs)
-    mean, std = np.asarray(normalizer.mean), np.asarray(normalizer.std)
-    return Judge.build(ds.attrs, cases.map(lambda x: (x - mean) / std), float(ds.attrs["dt"]),
+    normalize = Normalizer.from_attrs(ds.attrs).normalize
+    return Judge.build(ds.attrs, cases.map(lambda x: normalize(torch.from_numpy(x.astype(np.float64))).numpy()), float(ds.attrs["dt"]),
                        bins=settings.eval.bins, dh_cutoff=settings.eval.dh_cutoff, transient=VALIDATION_TRANSIENT)
 
 
