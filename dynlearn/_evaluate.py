@@ -24,11 +24,9 @@ import torch
 from ._run import Run
 from ._settings import EvalSpec
 from .atomic import atomic_write_json, atomic_write_text
-from .data import validate
-from .data._cases import evaluation_cases, floor_cases
-from .metrics import d_h, vpt
-from .metrics._protocol import PROTOCOL_VERSION, pooled_d_stsp
-from .train._scoring import Judge, rosenstein
+from .data import evaluation_cases, floor_cases, validate
+from .metrics import PROTOCOL_VERSION, d_h, pooled_d_stsp, vpt
+from .train import Judge, rosenstein
 
 
 @torch.no_grad()

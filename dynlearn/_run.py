@@ -19,7 +19,7 @@ import yaml
 
 from ._errors import ConfigError
 from .data import Normalizer
-from .models import AbstractModel, make_model
+from .models import AbstractModel, IOShape, make_model
 from .train import load_checkpoint
 from .atomic import atomic_write_json, atomic_write_text
 
@@ -135,7 +135,8 @@ def load_run(run_dir: str | Path, checkpoint: str = "best") -> Run:
         raise ConfigError(f"{run_dir} has no {checkpoint} checkpoint; give a run directory that has "
                           f"{CHECKPOINTS}/{checkpoint}.pt (train first)")
     meta = json.loads(meta_path.read_text())
-    model = make_model(meta["model_name"], meta["obs_dim"], **meta["model_options"])
+    io = IOShape(tuple(meta["io"]["state"]), tuple(meta["io"]["forcing"])) if "io" in meta else meta["obs_dim"]
+    model = make_model(meta["model_name"], io, **meta["model_options"])
     model = model.to({"float32": torch.float32, "float64": torch.float64}[meta["dtype"]])
     state = load_checkpoint(run_dir / CHECKPOINTS / f"{checkpoint}.pt")
     model.load_state_dict(state["model"] if "model" in state and "optimizer" in state else state)

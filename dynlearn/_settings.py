@@ -204,8 +204,7 @@ def _delay_embedding(value) -> tuple[int, int] | str | None:
 
 def _store_shape(store: Path) -> tuple[int, float]:
     """(observed dimension, stored dt) of an existing store, checked against the schema."""
-    from .data import validate
-    from .data._schema import TIME, TRAJ, layout_of
+    from .data import TIME, TRAJ, layout_of, validate
 
     ds = validate(store, check_values=False)  # values are checked once, when training reads them
     layout = layout_of(ds)

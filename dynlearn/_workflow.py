@@ -24,12 +24,9 @@ from ._run import (
     write_status,
 )
 from ._settings import EvalSpec, Settings, sized_model_options
-from .data import Normalizer, WindowDataset, embed_store, generate_store, validate
-from .data._cases import evaluation_cases
-from .data._schema import layout_of
-from .models import make_model
-from .train import fit
-from .train._scoring import VALIDATION_TRANSIENT, Judge
+from .data import Normalizer, WindowDataset, embed_store, evaluation_cases, generate_store, validate
+from .models import IOShape, make_model, model_family
+from .train import VALIDATION_TRANSIENT, Judge, fit
 
 
 def generate(settings: Settings, *, progress: bool = True) -> Path:
@@ -71,17 +68,19 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         how = "auto" if settings.delay_embedding == "auto" else "given"
         embedding = {**ds.attrs["delay_embedding"], "chosen": how}
     validation = validation_judge(ds, settings) if settings.trainer.eval_every else None
-    obs_dim = ds[layout_of(ds).variable].shape[-1]
-    options = sized_model_options(settings.model_options, obs_dim)
-    model = make_model(settings.model_name, obs_dim, **options).to(settings.dtype)  # before the run dir
-    run_dir = _run_dir(settings)
-    # The store was just validated (values included); the dataset need not scan it again.
+    # The store was just validated (values included); the dataset need not scan it again. It
+    # gives the windows in the layout the family reads, with their forcing.
     train_data = WindowDataset(store, "train", settings.trainer.seq_len + 1, dtype=settings.dtype,
-                               check_values=False)
+                               layout=model_family(settings.model_name).layout, check_values=False)
+    io = IOShape(train_data.item_shape, train_data.forcing_shape)
+    options = sized_model_options(settings.model_options, io.dim)
+    model = make_model(settings.model_name, io, **options).to(settings.dtype)  # before the run dir
+    run_dir = _run_dir(settings)
     meta = {
         "model_name": settings.model_name,
         "model_options": options,
-        "obs_dim": obs_dim,
+        "obs_dim": io.dim,
+        "io": {"state": list(io.state), "forcing": list(io.forcing)},
         "dtype": str(settings.dtype).removeprefix("torch."),
         "dt": float(ds.attrs["dt"]),
         "lyapunov_time": ds.attrs.get("lyapunov_time"),

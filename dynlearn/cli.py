@@ -142,7 +142,7 @@ def _generate(overrides: list[str]) -> int:
 
 def _ingest(overrides: list[str]) -> int:
     from ._settings import typed
-    from .data._ingest import IngestSpec, ingest
+    from .data import IngestSpec, ingest
 
     config = load_config(overrides)
     if config.get("source") is None:

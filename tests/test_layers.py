@@ -4,6 +4,7 @@ Errors, the version and atomic writes are the foundation every module may use; s
 data, ops, metrics and layers are the lower layer; models sit above them, train above models,
 the package root's modules (settings, workflow, evaluation) above train, then the flows, and the
 CLI (which runs the flows) on top. A module may import its own layer or lower ones, never a higher one.
+And no module imports another package's private module: what crosses a package boundary is public.
 """
 
 import ast
@@ -41,7 +42,9 @@ def imports_of(path):
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            names = [base]
+            # `from pkg import _private` imports a private name (a module or not) of pkg
+            names = [base] + [f"{base}.{a.name}" for a in node.names
+                              if a.name.startswith("_") and not a.name.startswith("__")]
         else:
             continue
         for name in names:
@@ -54,6 +57,40 @@ def test_no_module_imports_a_higher_layer():
     upward = [(a, b) for path in files for a, b in imports_of(path)
               if layer(b) > layer(a) and not (b == "dynlearn" and layer(a) == 4)]
     assert not upward, f"imports from a higher layer: {upward}"
+
+
+def owning_package(module: str) -> str:
+    """The package whose privacy a module's name falls under ("" for a public module).
+
+    A private name (leading underscore) belongs to the package above it; a sub-package (ops.triton,
+    systems.river) belongs to its top-level package, which may use its private kernels and parts.
+    """
+    parts = module.split(".")
+    for i, part in enumerate(parts):
+        if part.startswith("_") and not part.startswith("__"):
+            return ".".join(parts[: min(i, 2)])
+    return ""
+
+
+def crosses_privacy(importer: str, imported: str) -> bool:
+    owner = owning_package(imported)
+    return bool(owner) and importer != owner and not importer.startswith(owner + ".")
+
+
+def test_no_module_imports_another_packages_private_module():
+    files = sorted((REPO / "dynlearn").rglob("*.py")) + sorted((REPO / "flows").rglob("*.py"))
+    private = sorted({(a, b) for path in files for a, b in imports_of(path) if crosses_privacy(a, b)})
+    assert not private, f"imports of another package's private module: {private}"
+
+
+def test_the_privacy_rule_itself():
+    assert crosses_privacy("dynlearn._evaluate", "dynlearn.data._cases")
+    assert crosses_privacy("flows.pipeline", "dynlearn._run")
+    assert crosses_privacy("dynlearn.train._scoring", "dynlearn.metrics._protocol")
+    assert not crosses_privacy("dynlearn.data._dataset", "dynlearn.data._schema")
+    assert not crosses_privacy("dynlearn.ops._ssd", "dynlearn.ops.triton._ssd")
+    assert not crosses_privacy("dynlearn.data._generate", "dynlearn._errors")
+    assert not crosses_privacy("dynlearn.cli", "dynlearn.data")
 
 
 def test_the_layer_rule_itself():

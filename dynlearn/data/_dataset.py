@@ -12,8 +12,12 @@ from ._normalization import Normalizer
 from ._schema import TIME, TRAJ, layout_of, split_indices, validate
 
 
+# Store kinds whose states are fields; models may read them with a channel axis.
+FIELD_KINDS = ("field1d", "field2d", "grid")
+
+
 class WindowDataset(Dataset):
-    """Windows of `window` consecutive steps from the segments of one split.
+    """Windows of `window` consecutive steps from the segments of one split, with their forcing.
 
     A segment is one trajectory of the split (ensembles split by ``traj``) or one contiguous
     period of the split (a single series, grids and stations split along ``time``). Windows never
@@ -26,18 +30,25 @@ class WindowDataset(Dataset):
         path: the store.
         split: 'train', 'val' or 'test'.
         window: steps per window (for next-step training: sequence length + 1).
+        layout: ``"vector"`` (each step flattened to D numbers, what vector families read) or
+            ``"field"`` (a channel axis before the spatial ones; field stores only); None: field
+            for field and grid stores, vector for the others.
         normalize: standardize with the store's training-split statistics.
         dtype: dtype of the returned windows.
         in_memory: read the split once and keep it (small stores); otherwise read per item.
         check_values: scan the store for NaN/Inf (skip it only when the caller just did).
 
-    Items are ``{"x": (window, *state_shape)}`` tensors, time first: (window, D) for ODE
-    states and series, (window, X) / (window, Y, X) for fields, (window, lat, lon) for grids and
-    (window, station) for stations.
+    Items are dicts of tensors, time first, for every store kind:
+    ``"x"``: the states, (window, D) in the vector layout, (window, 1, X) / (window, 1, Y, X) /
+    (window, 1, lat, lon) in the field layout (off-mask grid cells stay NaN);
+    ``"u"``: the exogenous forcing at the same times, as stored (physical units): every other
+    variable on the states' dims (a river grid's precipitation and evapotranspiration), stacked
+    as channels, (window, U) or (window, U, *spatial), with U = 0 when the store has none;
+    ``"index"``: (trajectory in the store or -1 for time splits, first time step), int64.
     """
 
-    def __init__(self, path: str | Path, split: str, window: int, *, normalize: bool = True,
-                 dtype: torch.dtype = torch.float32, in_memory: bool = True,
+    def __init__(self, path: str | Path, split: str, window: int, *, layout: str | None = None,
+                 normalize: bool = True, dtype: torch.dtype = torch.float32, in_memory: bool = True,
                  check_values: bool = True) -> None:
         ds = validate(path, check_values=check_values)
         self.path = Path(path)
@@ -46,11 +57,18 @@ class WindowDataset(Dataset):
         self.dtype = dtype
         self.in_memory = in_memory
         self.layout = layout_of(ds)
+        kind = ds.attrs["kind"]
+        self.item_layout = layout or ("field" if kind in FIELD_KINDS else "vector")
+        if self.item_layout not in ("vector", "field") or (self.item_layout == "field" and kind not in FIELD_KINDS):
+            raise ValueError(f"layout {layout!r} does not fit a {kind} store; use 'vector'"
+                             + (" or 'field'" if kind in FIELD_KINDS else ""))
         self.by_trajectory = self.layout.split_dim == TRAJ
         # Dims of one time slice, in the order items are returned.
         self._item_dims = tuple(d for d in self.layout.dims if d not in (TRAJ, TIME))
-        self.state_shape = tuple(ds.sizes[d] for d in self._item_dims)
+        self.state_shape = tuple(ds.sizes[d] for d in self._item_dims)  # as stored, no channel axis
         self.dim = int(np.prod(self.state_shape))
+        self.forcing_names = tuple(sorted(name for name, v in ds.data_vars.items()
+                                          if name != self.layout.variable and v.dims == self.layout.dims))
         self.dt = float(ds.attrs["dt"])
         self.normalizer = Normalizer.from_attrs(ds.attrs) if normalize else None
         self.segments = _segments(ds, split, self.by_trajectory)  # (traj or -1, start, stop)
@@ -63,11 +81,22 @@ class WindowDataset(Dataset):
                              f"({too_short[0][2] - too_short[0][1]} steps); use a shorter window")
         counts = [stop - start - self.window + 1 for _, start, stop in self.segments]
         self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self._data = None
+        self._data = self._forcing_data = None
         self._ds = None
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
+
+    @property
+    def item_shape(self) -> tuple[int, ...]:
+        """One step of "x": (D,) in the vector layout, (1, *spatial) in the field layout."""
+        return (self.dim,) if self.item_layout == "vector" else (1, *self.state_shape)
+
+    @property
+    def forcing_shape(self) -> tuple[int, ...]:
+        """One step of "u": (U * cells,) in the vector layout, (U, *spatial) in the field layout."""
+        n = len(self.forcing_names)
+        return (n * self.dim,) if self.item_layout == "vector" else (n, *self.state_shape)
 
     def locate(self, index: int) -> tuple[int, int]:
         """(trajectory index in the store, or -1 for time splits; start step in the store) of item `index`."""
@@ -75,39 +104,63 @@ class WindowDataset(Dataset):
         traj, start, _ = self.segments[int(j[0])]
         return int(traj), int(start + offset[0])
 
-    def trajectory(self, j: int) -> torch.Tensor:
-        """The whole j-th segment of this split, (T, *state_shape), normalized if asked."""
-        _, start, stop = self.segments[j]
-        block = self._array()[j] if self.in_memory and self.by_trajectory else \
-            self._array()[start:stop] if self.in_memory else self._read(j, 0, stop - start)
-        return self._prepare(block)
+    def trajectory(self, j: int) -> dict[str, torch.Tensor]:
+        """The whole j-th segment of this split as one item ("x", "u", "index"), normalized if asked."""
+        traj, start, stop = self.segments[j]
+        steps = np.arange(stop - start)[None, :]
+        x, u = self._blocks(np.asarray([j]), steps)
+        return {"x": self._prepare(x)[0], "u": self._forcing(u, x.shape[:2])[0],
+                "index": torch.tensor([traj, start if not self.by_trajectory else 0], dtype=torch.int64)}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(index)
-        return {"x": self.batch(np.asarray([index]))["x"][0]}
+        return {k: v[0] for k, v in self.batch(np.asarray([index])).items()}
 
     def batch(self, indices: np.ndarray) -> dict[str, torch.Tensor]:
-        """Several items stacked, (B, window, *state_shape)."""
+        """Several items stacked: "x" (B, window, ...), "u" (B, window, U, ...), "index" (B, 2)."""
         j, offset = self._segment_of(np.asarray(indices))
-        if not self.in_memory:
-            return {"x": torch.stack([self._prepare(self._read(int(a), int(b), int(b) + self.window))
-                                      for a, b in zip(j, offset)])}
         steps = offset[:, None] + np.arange(self.window)[None, :]
+        x, u = self._blocks(j, steps)
+        firsts = np.array([0 if self.by_trajectory else self.segments[k][1] for k in j], dtype=np.int64)
+        index = np.stack([np.array([self.segments[k][0] for k in j], dtype=np.int64), firsts + offset], axis=1)
+        return {"x": self._prepare(x), "u": self._forcing(u, x.shape[:2]), "index": torch.from_numpy(index)}
+
+    def _blocks(self, j: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """States (B, T, *state_shape) and forcing (B, T, U, *state_shape) of segments j at
+        `steps` (B, T) counted from each segment's start."""
+        if not self.in_memory:
+            blocks = [self._read(int(a), int(row[0]), int(row[-1]) + 1) for a, row in zip(j, steps)]
+            return np.stack([b[0] for b in blocks]), \
+                np.stack([b[1] for b in blocks]) if self.forcing_names else None
+        data, forcing = self._arrays()
         if self.by_trajectory:
-            return {"x": self._prepare(self._array()[j[:, None], steps])}
-        starts = np.array([self.segments[k][1] for k in j])
-        return {"x": self._prepare(self._array()[starts[:, None] + steps])}
+            where = (j[:, None], steps)
+        else:
+            where = (np.array([self.segments[k][1] for k in j])[:, None] + steps,)
+        return data[where], forcing[where] if forcing is not None else None
 
     def _segment_of(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         j = np.searchsorted(self._offsets, indices, side="right") - 1
         return j, indices - self._offsets[j]
 
     def _prepare(self, block: np.ndarray) -> torch.Tensor:
+        """States (B, T, *state_shape) -> "x" in the item layout, standardized if asked."""
         x = torch.from_numpy(np.ascontiguousarray(block)).to(torch.float64)
+        x = x.reshape(*x.shape[:2], self.dim) if self.item_layout == "vector" else x.unsqueeze(2)
         if self.normalizer is not None:
-            x = self.normalizer.normalize(x)
+            # The statistics run along the last axis of a vector, along the channels of a field.
+            channels_last = self.item_layout == "field"
+            x = self.normalizer.normalize(x.movedim(2, -1) if channels_last else x)
+            x = x.movedim(-1, 2) if channels_last else x
         return x.to(self.dtype)
+
+    def _forcing(self, block: np.ndarray | None, lead: tuple[int, int]) -> torch.Tensor:
+        """Forcing (B, T, U, *state_shape) -> "u" (B, T, ...) in the item layout (U = 0 without forcing)."""
+        if block is None:
+            return torch.zeros(*lead, *self.forcing_shape, dtype=self.dtype)
+        u = torch.from_numpy(np.ascontiguousarray(block)).to(self.dtype)
+        return u.reshape(*u.shape[:2], -1) if self.item_layout == "vector" else u
 
     def _store(self):
         # Opened on first use, so each DataLoader worker opens its own handle.
@@ -115,23 +168,33 @@ class WindowDataset(Dataset):
             self._ds = validate(self.path, check_values=False)
         return self._ds
 
-    def _variable(self):
-        """The data variable with time first (after traj for ensembles)."""
+    def _variable(self, name: str | None = None):
+        """A data variable (the states by default) with time first (after traj for ensembles)."""
         lead = (TRAJ, TIME) if self.by_trajectory else (TIME,)
-        return self._store()[self.layout.variable].transpose(*lead, *self._item_dims)
+        return self._store()[name or self.layout.variable].transpose(*lead, *self._item_dims)
 
-    def _array(self) -> np.ndarray:
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The split's states and forcing (channels after time), read once."""
         if self._data is None:
-            variable = self._variable()
-            self._data = variable.isel({TRAJ: self.trajectories}).values if self.by_trajectory \
-                else variable.values
-        return self._data
+            pick = {TRAJ: self.trajectories} if self.by_trajectory else {}
+            self._data = self._variable().isel(pick).values
+            self._forcing_data = self._stacked_forcing(pick)
+        return self._data, self._forcing_data
 
-    def _read(self, j: int, start: int, stop: int) -> np.ndarray:
+    def _stacked_forcing(self, selection: dict) -> np.ndarray | None:
+        if not self.forcing_names:
+            return None
+        axis = 2 if self.by_trajectory else 1
+        return np.stack([self._variable(name).isel(selection).values for name in self.forcing_names], axis=axis)
+
+    def _read(self, j: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
         traj, first, _ = self.segments[j]
-        if self.by_trajectory:
-            return self._variable().isel({TRAJ: int(traj), TIME: slice(start, stop)}).values
-        return self._variable().isel({TIME: slice(first + start, first + stop)}).values
+        selection = {TRAJ: int(traj), TIME: slice(start, stop)} if self.by_trajectory \
+            else {TIME: slice(first + start, first + stop)}
+        forcing = None
+        if self.forcing_names:
+            forcing = np.stack([self._variable(n).isel(selection).values for n in self.forcing_names], axis=1)
+        return self._variable().isel(selection).values, forcing
 
 
 def _segments(ds, split: str, by_trajectory: bool) -> list[tuple[int, int, int]]:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynlearn._errors import ConfigError
-from dynlearn.ops._ssd import ssd, ssd_step
+from dynlearn.ops import ssd, ssd_step
 
 
 @final

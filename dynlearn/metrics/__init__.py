@@ -3,6 +3,13 @@
 from ._lyapunov import LyapunovResult as LyapunovResult
 from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
 from ._lyapunov import system_lyapunov_spectrum as system_lyapunov_spectrum
+from ._protocol import COLLAPSED as COLLAPSED
+from ._protocol import DIVERGED as DIVERGED
+from ._protocol import PROTOCOL_VERSION as PROTOCOL_VERSION
+from ._protocol import TruthStats as TruthStats
+from ._protocol import free_run_status as free_run_status
+from ._protocol import pooled_d_stsp as pooled_d_stsp
+from ._protocol import stsp_bins as stsp_bins
 from ._rosenstein import lyap_rosenstein as lyap_rosenstein
 from ._spectrum import d_h as d_h
 from ._stsp import d_stsp as d_stsp

@@ -3,51 +3,94 @@
 from __future__ import annotations
 
 import abc
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 
+@dataclass(frozen=True)
+class IOShape:
+    """What a model reads and predicts at one time step.
+
+    Attributes:
+        state: one observation, ``(D,)`` for vector families, ``(C, *spatial)`` for field families.
+        forcing: one exogenous input (e.g. precipitation) at the same time, ``(U,)`` or
+            ``(U, *spatial)``; ``U = 0``: the data have none.
+    """
+
+    state: tuple[int, ...]
+    forcing: tuple[int, ...] = (0,)
+
+    @classmethod
+    def of(cls, io: IOShape | int) -> IOShape:
+        """`io` itself, or a vector of that many dimensions with no forcing."""
+        return io if isinstance(io, IOShape) else cls((int(io),))
+
+    @property
+    def dim(self) -> int:
+        """Numbers per observation (D for vectors, C·H·W for fields)."""
+        return math.prod(self.state)
+
+    @property
+    def n_inputs(self) -> int:
+        """Exogenous input channels U (0 without forcing)."""
+        return self.forcing[0]
+
+
 class AbstractModel(nn.Module, abc.ABC):
     """A learned dynamical system.
 
-    Low-dimensional states use the layout (B, T, D); fields use (B, T, C, H, W). A model keeps
-    any latent state of its own (e.g. an RNN's z) behind `initial_state` / `step` / `observe`,
-    so the same rollout, Lyapunov and forecasting code serves every family.
+    Families declare the layout they read: ``"vector"`` families see observations (B, T, D) (a
+    field flattened), ``"field"`` families (B, T, C, *spatial) with a channel axis. Exogenous
+    inputs ``u`` come time-aligned with the observations: ``u[:, t]`` is the forcing at the time
+    of ``x[:, t]``, (B, T, U) or (B, T, U, *spatial), with U = 0 when the data have none. A model
+    keeps any latent state of its own (e.g. an RNN's z) behind `initial_state` / `step` /
+    `observe`, so the same training loop, rollout, Lyapunov and forecasting code serves every family.
+    A family's constructor takes ``(io: IOShape | int, config)`` (an int: a vector, no forcing).
     """
+
+    layout: ClassVar[Literal["vector", "field"]] = "vector"
 
     @abc.abstractmethod
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Training loss on one batch.
 
         Args:
-            batch: at least ``"x"``, observed windows of shape (B, T, D), already normalized.
+            batch: ``"x"``, observed windows (B, T, ...) already normalized, ``"u"`` their
+                forcing (B, T, U, ...), ``"index"`` (B, 2) int64 (trajectory or -1, first time step).
 
         Returns:
-            A dict with the scalar ``"loss"`` to minimize and any other scalars worth logging.
+            A dict with the scalar ``"loss"`` to minimize and any other scalars worth logging
+            (the training log gets a column for each).
         """
 
     @abc.abstractmethod
-    def initial_state(self, context: Tensor) -> Tensor:
+    def initial_state(self, context: Tensor, u: Tensor | None = None) -> Tensor:
         """The model state after reading a context window.
 
         Args:
-            context: observations (B, Tc, D), Tc >= 1.
+            context: observations (B, Tc, ...), Tc >= 1.
+            u: the context's forcing (B, Tc, U, ...), or None.
 
         Returns:
-            The latent state at the last context time, (B, M).
+            The state at the last context time, (B, ...).
         """
 
     @abc.abstractmethod
-    def step(self, state: Tensor) -> Tensor:
-        """One step of the learned map, state (B, M) -> (B, M).
+    def step(self, state: Tensor, u: Tensor | None = None) -> Tensor:
+        """One step of the learned map, state (B, ...) -> (B, ...).
 
-        Used for free runs and for Jacobian-based Lyapunov exponents.
+        Args:
+            state: the state at time t.
+            u: the forcing at time t + 1 (B, U, ...), or None.
         """
 
     @abc.abstractmethod
     def observe(self, state: Tensor) -> Tensor:
-        """The observation of a state, (B, M) -> (B, D)."""
+        """The observation of a state, (B, ...) -> (B, D) or (B, C, *spatial)."""
 
     def jacobian(self, state: Tensor) -> Tensor:
         """The Jacobian of `step` at `state`, (B, M) -> (B, M, M), for the model's Lyapunov
@@ -61,19 +104,39 @@ class AbstractModel(nn.Module, abc.ABC):
         return type(self).jacobian is not AbstractModel.jacobian
 
     @torch.no_grad()
-    def rollout(self, context: Tensor, n_steps: int) -> Tensor:
-        """Free-run generation from a context window.
+    def rollout(self, context: Tensor, n_steps: int, u: Tensor | None = None) -> Tensor:
+        """Free-run generation from a context window, written into a preallocated output.
 
         Args:
-            context: observations (B, Tc, D).
+            context: observations (B, Tc, ...).
             n_steps: number of future steps to generate.
+            u: forcing for the context and the generated times, (B, Tc + n_steps, U, ...), or None.
 
         Returns:
-            Generated observations (B, n_steps, D) for the times after the context.
+            Generated observations (B, n_steps, ...) for the times after the context.
         """
-        state = self.initial_state(context)
-        outputs = []
-        for _ in range(n_steps):
-            state = self.step(state)
-            outputs.append(self.observe(state))
-        return torch.stack(outputs, dim=1)
+        tc = context.shape[1]
+        inputs = check_forcing(u, context, n_steps)
+        state = self.initial_state(context, None if inputs is None else inputs[:, :tc])
+        out = None
+        for t in range(n_steps):
+            state = self.step(state, None if inputs is None else inputs[:, tc + t])
+            y = self.observe(state)
+            if out is None:
+                out = y.new_empty(y.shape[0], n_steps, *y.shape[1:])
+            out[:, t] = y
+        return out if out is not None else context.new_empty(context.shape[0], 0, *context.shape[2:])
+
+
+def check_forcing(u: Tensor | None, context: Tensor, n_steps: int) -> Tensor | None:
+    """`u` for a rollout, or None when there is no forcing (None or U = 0).
+
+    Raises:
+        ValueError: u does not cover the context and the generated steps.
+    """
+    if u is None or u.shape[2] == 0:
+        return None
+    if u.shape[0] != context.shape[0] or u.shape[1] != context.shape[1] + n_steps:
+        raise ValueError(f"forcing u must cover the context and every generated step: expected "
+                         f"({context.shape[0]}, {context.shape[1] + n_steps}, U, ...), got {tuple(u.shape)}")
+    return u

@@ -1,8 +1,8 @@
 """The model families by name, for configs and command lines.
 
-A family registers its class here. The class takes ``(obs_dim, config)`` and names its typed
-config dataclass in the class attribute ``Config``, so options are checked by name before the
-model is built.
+A family registers its class here. The class takes ``(io, config)`` (an `IOShape`, or an int for
+a vector without forcing) and names its typed config dataclass in the class attribute ``Config``,
+so options are checked by name before the model is built.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import dataclasses
 from typing import Any
 
 from dynlearn._errors import ConfigError
-from dynlearn.models._alrnn import ALRNN
-from dynlearn.models._base import AbstractModel
+from dynlearn.models.alrnn import ALRNN
+from dynlearn.models._base import AbstractModel, IOShape
 
 MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN}
 
@@ -22,12 +22,23 @@ def list_models() -> list[str]:
     return sorted(MODELS)
 
 
-def make_model(name: str, obs_dim: int, **cfg: Any) -> AbstractModel:
+def model_family(name: str) -> type[AbstractModel]:
+    """The registered class of a family (its `layout`, its `Config`), by name.
+
+    Raises:
+        ConfigError: for an unknown name, listing the valid ones.
+    """
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}")
+    return MODELS[name]
+
+
+def make_model(name: str, io: IOShape | int, **cfg: Any) -> AbstractModel:
     """Build a registered model family.
 
     Args:
         name: registry name, e.g. ``"alrnn"``.
-        obs_dim: dimension of the observations the model reads and predicts.
+        io: what the model reads and predicts per step (an int: a vector of that dimension).
         **cfg: fields of the family's config dataclass (e.g. `ALRNNConfig`).
 
     Returns:
@@ -36,13 +47,11 @@ def make_model(name: str, obs_dim: int, **cfg: Any) -> AbstractModel:
     Raises:
         ConfigError: for an unknown name or option, listing the valid ones.
     """
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}")
-    cls = MODELS[name]
+    cls = model_family(name)
     fields = sorted(f.name for f in dataclasses.fields(cls.Config))
     unknown = sorted(set(cfg) - set(fields))
     if unknown:
         raise ConfigError(
             f"unknown option(s) {', '.join(unknown)} for model {name!r}; valid: {', '.join(fields)}"
         )
-    return cls(obs_dim, cls.Config(**cfg))
+    return cls(IOShape.of(io), cls.Config(**cfg))

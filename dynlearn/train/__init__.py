@@ -4,3 +4,6 @@ from ._checkpoint import load_checkpoint as load_checkpoint
 from ._config import TrainerConfig as TrainerConfig
 from ._loop import TrainResult as TrainResult
 from ._loop import fit as fit
+from ._scoring import VALIDATION_TRANSIENT as VALIDATION_TRANSIENT
+from ._scoring import Judge as Judge
+from ._scoring import rosenstein as rosenstein

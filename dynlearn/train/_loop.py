@@ -147,7 +147,8 @@ def _run_epoch(model, optimizer, data: WindowDataset, config: TrainerConfig,
     sums: dict[str, float] = {}
     for _ in range(config.batches_per_epoch):
         batch = data.batch(rng.integers(0, len(data), size=config.batch_size))
-        batch = {k: v.to(next(model.parameters()).dtype) for k, v in batch.items()}
+        dtype = next(model.parameters()).dtype
+        batch = {k: v.to(dtype) if v.is_floating_point() else v for k, v in batch.items()}
         out = model.loss(batch)
         loss = out["loss"]
         if not torch.isfinite(loss) or loss.item() > config.max_loss:

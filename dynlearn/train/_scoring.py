@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data._cases import EvalCases
+from ..data import EvalCases
 from ..metrics import d_h, lyap_rosenstein, lyapunov_spectrum
-from ..metrics._protocol import COLLAPSED, DIVERGED, TruthStats, free_run_status, pooled_d_stsp, stsp_bins
+from ..metrics import COLLAPSED, DIVERGED, TruthStats, free_run_status, pooled_d_stsp, stsp_bins
 
 # Validation free runs drop this many steps before the comparison (the test protocol: 1,000).
 VALIDATION_TRANSIENT = 500

@@ -101,12 +101,12 @@ def test_windows_are_the_normalized_raw_series(workdir, observed):
         period = (observed[steps] - mean) / std
         windows = WindowDataset(store, split, WINDOW, dtype=torch.float64)
         assert len(windows) == len(steps) - WINDOW + 1 and len(windows.segments) == 1
-        np.testing.assert_allclose(windows.trajectory(0).numpy(), period, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(windows.trajectory(0)["x"].numpy(), period, rtol=1e-12, atol=1e-12)
         for i in (0, len(windows) // 2, len(windows) - 1):
             assert windows.locate(i) == (-1, steps[0] + i)
             np.testing.assert_allclose(windows[i]["x"].numpy(), period[i:i + WINDOW], rtol=1e-12, atol=1e-12)
         lazy = WindowDataset(store, split, WINDOW, dtype=torch.float64, in_memory=False)
-        np.testing.assert_allclose(lazy.trajectory(0).numpy(), period, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(lazy.trajectory(0)["x"].numpy(), period, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(lazy[1]["x"].numpy(), period[1:1 + WINDOW], rtol=1e-12, atol=1e-12)
 
 

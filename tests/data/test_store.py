@@ -62,7 +62,7 @@ def test_windows_never_cross_trajectories(store):
 
 def test_normalized_windows_use_train_statistics(store):
     data = WindowDataset(store, "test", window=10)
-    x = data.trajectory(0).double().numpy()
+    x = data.trajectory(0)["x"].double().numpy()
     raw = validate(store)["state"].values[4]
     ds = validate(store)
     expected = (raw - np.array(ds.attrs["norm_mean"])) / np.array(ds.attrs["norm_std"])

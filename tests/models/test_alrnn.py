@@ -8,7 +8,7 @@ import torch
 
 from dynlearn._errors import ConfigError
 from dynlearn.models import ALRNN, ALRNNConfig
-from dynlearn.models import _alrnn_minimal as minimal
+from dynlearn.models.alrnn import _minimal as minimal
 
 
 def _model(obs_dim: int = 2, **cfg) -> ALRNN:
@@ -293,8 +293,8 @@ def test_learns_a_planar_rotation(generator, one_thread):
 
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 0.9])
 def test_paper_listing_agtf_rule_matches_the_production_rule(alpha, generator):
-    from dynlearn.models._alrnn_minimal import gtf_alpha_update
-    from dynlearn.models._teacher_forcing import anneal_alpha, optimal_alpha, product_upper_bound
+    from dynlearn.models.alrnn._minimal import gtf_alpha_update
+    from dynlearn.models.alrnn._teacher_forcing import anneal_alpha, optimal_alpha, product_upper_bound
 
     norms = 0.5 + 2.0 * torch.rand(4, 30, generator=generator, dtype=torch.float64)
     production = anneal_alpha(torch.tensor(alpha, dtype=torch.float64),

@@ -1,20 +1,27 @@
-"""A model family the platform has never seen trains, is selected and evaluated by the generic loop.
+"""Model families the platform has never seen train, roll out and are judged through the generic loop.
 
-The family is registered by the test only: a linear map x_{t+1} = A x_t on the observations,
-with a loss that returns keys of its own and no step Jacobian. The loop must log its keys, and
-the evaluation must label its λ_max "not available" rather than invent a number.
+Both are registered by the tests only. A linear map x_{t+1} = A x_t on an ODE store, with a loss
+that returns keys of its own and no step Jacobian: the loop must log its keys, and the evaluation
+must label its λ_max "not available" rather than invent a number. And a field family on a tiny
+river grid: a per-pixel linear map driven by the forcing channels (precipitation,
+evapotranspiration), which must reach the per-pixel least-squares optimum and roll out exactly
+its own recursion.
 """
 
 import csv
 import dataclasses
 import json
 
+import numpy as np
+import pytest
 import torch
 from torch import nn
 
 import dynlearn
-from dynlearn.models import _registry
-from dynlearn.models._base import AbstractModel
+from dynlearn.data import GenerationSpec, WindowDataset, generate_store
+from dynlearn.models import AbstractModel, IOShape, _registry
+from dynlearn.systems import make_system
+from dynlearn.train import TrainerConfig, fit
 from tests.helpers import REPO
 
 
@@ -23,9 +30,9 @@ class LinearMap(AbstractModel):
     class Config:
         pass
 
-    def __init__(self, obs_dim, config=None):
+    def __init__(self, io, config=None):
         super().__init__()
-        self.A = nn.Linear(obs_dim, obs_dim, bias=False)
+        self.A = nn.Linear(io.dim, io.dim, bias=False)
         nn.init.zeros_(self.A.weight)  # starts far from the answer, A ≈ I for a small dt
 
     def loss(self, batch):
@@ -34,10 +41,10 @@ class LinearMap(AbstractModel):
         return {"loss": one_step, "one_step_mse": one_step.detach(),
                 "weight_norm": torch.linalg.matrix_norm(self.A.weight.detach())}
 
-    def initial_state(self, context):
+    def initial_state(self, context, u=None):
         return context[:, -1]
 
-    def step(self, state):
+    def step(self, state, u=None):
         return self.A(state)
 
     def observe(self, state):
@@ -69,3 +76,94 @@ def test_an_unknown_family_trains_logs_its_own_keys_and_has_no_lambda(tmp_path, 
     assert "| lyap_max (median over ICs) | not available |" in table
     run = dynlearn.load_run(run_dir)
     assert isinstance(run.model, LinearMap)
+
+
+class PixelLinear(AbstractModel):
+    """q_{t+1} = a q_t + Σ_k b_k u_{k,t+1} at every pixel (a field family with forcing)."""
+
+    layout = "field"
+
+    @dataclasses.dataclass
+    class Config:
+        pass
+
+    def __init__(self, io, config=None):
+        super().__init__()
+        spatial, n_inputs = io.state[1:], io.n_inputs
+        self.a = nn.Parameter(torch.zeros(spatial))
+        self.b = nn.Parameter(torch.zeros(n_inputs, *spatial))
+
+    def _next(self, q, u):  # q (B, H, W), u (B, U, H, W)
+        return self.a * q + (self.b * u).sum(1)
+
+    def loss(self, batch):
+        x, u = batch["x"][:, :, 0], batch["u"]
+        river = torch.isfinite(x[:, 1:]) & torch.isfinite(x[:, :-1])  # no loss off the basin
+        error = self._next(torch.nan_to_num(x[:, :-1]).flatten(0, 1), u[:, 1:].flatten(0, 1)) \
+            - torch.nan_to_num(x[:, 1:]).flatten(0, 1)
+        mse = (error[river.flatten(0, 1)] ** 2).mean()
+        return {"loss": mse, "masked_mse": mse.detach(), "mean_gain": self.a.detach().mean()}
+
+    def initial_state(self, context, u=None):
+        return torch.nan_to_num(context[:, -1, 0])
+
+    def step(self, state, u=None):
+        return self._next(state, u)
+
+    def observe(self, state):
+        return state.unsqueeze(1)
+
+
+@pytest.fixture(scope="module")
+def tiny_river(tmp_path_factory):
+    spec = GenerationSpec(n_train=14, n_val=3, n_test=3, n_steps=300, chunk_steps=100, transient_time=30.0, seed=1)
+    river = make_system("river", ny=8, nx=8, river_threshold_km2=30.0)
+    return generate_store(tmp_path_factory.mktemp("field_family") / "river.zarr", river, spec, config_hash="t")
+
+
+def test_a_field_family_with_forcing_reaches_least_squares_and_rolls_out_its_recursion(tiny_river, tmp_path):
+    data = WindowDataset(tiny_river, "train", 11, layout=PixelLinear.layout)
+    io = IOShape(data.item_shape, data.forcing_shape)
+    assert io == IOShape((1, 8, 8), (2, 8, 8))  # one discharge channel, two forcing channels
+    model = PixelLinear(io)
+    config = TrainerConfig(epochs=20, batches_per_epoch=50, batch_size=32, seq_len=10, lr_start=0.2,
+                           lr_end=0.001, eval_every=0, progress=False)
+    fit(model, data, None, config, tmp_path / "checkpoints")
+
+    with (tmp_path / "checkpoints" / "train_log.csv").open() as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == ["epoch", "loss", "masked_mse", "mean_gain", "lr", "val_d_stsp", "val_d_h",
+                                 "val_failed", "seconds"]
+    assert float(rows[-1]["masked_mse"]) < 0.1 * float(rows[0]["masked_mse"])
+
+    # The per-pixel least-squares optimum over every one-step pair of the training period.
+    period = data.trajectory(0)
+    q = period["x"][:, 0].double().numpy()                  # (T, H, W), NaN off the basin
+    u = period["u"].double().numpy()                        # (T, 2, H, W)
+    river = np.isfinite(q[0])
+    optimum, fitted = [], []
+    with torch.no_grad():
+        predicted = model._next(torch.from_numpy(np.nan_to_num(q[:-1])).float(), torch.from_numpy(u[1:]).float())
+    for i, j in zip(*np.nonzero(river)):
+        design = np.column_stack([q[:-1, i, j], u[1:, 0, i, j], u[1:, 1, i, j]])
+        _, residual, *_ = np.linalg.lstsq(design, q[1:, i, j], rcond=None)
+        optimum.append(residual[0] / (len(q) - 1))
+        fitted.append(np.mean((predicted[:, i, j].double().numpy() - q[1:, i, j]) ** 2))
+    optimum, fitted = np.mean(optimum), np.mean(fitted)
+    # No model of this form does better (the loss saw the right pairs); training gets within 5 %.
+    assert optimum * (1 - 1e-4) <= fitted < 1.05 * optimum, (fitted, optimum)
+
+    # A free run driven by the forcing is the family's own recursion, step by step.
+    context, steps = period["x"][None, :5], 20
+    drive = period["u"][None, :5 + steps]
+    generated = model.rollout(context, steps, drive)
+    assert generated.shape == (1, steps, 1, 8, 8)
+    expected, state = [], torch.nan_to_num(context[:, -1, 0])
+    with torch.no_grad():
+        for t in range(steps):
+            state = model._next(state, drive[:, 5 + t])
+            expected.append(state)
+    torch.testing.assert_close(generated[:, :, 0], torch.stack(expected, dim=1), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="forcing u must cover"):
+        model.rollout(context, steps, drive[:, :-1])

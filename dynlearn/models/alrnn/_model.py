@@ -2,7 +2,7 @@
 
 Brenner, Hemmer, Monfared, Durstewitz (2024), "Almost-Linear RNNs Yield Highly Interpretable
 Symbolic Codes in Dynamical Systems Reconstruction", NeurIPS, arXiv 2410.14240. Defaults follow the
-Lorenz-63 settings of the authors' Julia code (``DurstewitzLab/ALRNN-DSR``); `_alrnn_minimal.py`
+Lorenz-63 settings of the authors' Julia code (``DurstewitzLab/ALRNN-DSR``); `_minimal.py`
 is the same model written as a short listing to check against the paper.
 """
 
@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynlearn._errors import ConfigError
-from dynlearn.models._base import AbstractModel
-from dynlearn.models._teacher_forcing import (
+from dynlearn.models._base import AbstractModel, IOShape, check_forcing
+from dynlearn.models.alrnn._teacher_forcing import (
     anneal_alpha,
     forced_rollout,
     optimal_alpha,
@@ -107,22 +107,27 @@ def _initial_parameters(m: int, n: int, seed: int) -> tuple[Tensor, Tensor, Tens
 class ALRNN(AbstractModel):
     """Almost-linear RNN with an identity read-out (Brenner et al. 2024).
 
-    ``z_t = A * z_{t-1} + W phi(z_{t-1}) + h`` with
+    ``z_t = A * z_{t-1} + W phi(z_{t-1}) + h (+ C u_t)`` with
     ``phi(z) = [z_1..z_{M-P}, relu(z_{M-P+1})..relu(z_M)]``, and ``x_t = z_t[:N]``. The initial state is ``[x_1, L x_1]`` with a learned (M - N, N) matrix L.
-    Parameters: A (M,), W (M, M), h (M,), L (M - N, N). Buffers checkpointed with them: ``alpha``
-    (the forcing strength, adapted by aGTF) and ``n_batches`` (training batches seen).
+    Parameters: A (M,), W (M, M), h (M,), L (M - N, N), and C (M, U) when the data carry U
+    exogenous inputs u_t (the paper's external-input term; zero at initialization, so the forced
+    model starts as the free one). Buffers checkpointed with them: ``alpha`` (the forcing strength,
+    adapted by aGTF) and ``n_batches`` (training batches seen).
 
     Args:
-        obs_dim: N, the observed dimension.
+        io: N, the observed dimension, or an `IOShape` ((N,), (U,)) with exogenous inputs.
         config: hyperparameters; `ALRNNConfig` defaults when None.
     """
 
     Config = ALRNNConfig
 
-    def __init__(self, obs_dim: int, config: ALRNNConfig | None = None) -> None:
+    def __init__(self, io: IOShape | int, config: ALRNNConfig | None = None) -> None:
         super().__init__()
         config = ALRNNConfig() if config is None else config
-        m, p = config.latent_dim, config.n_pwl
+        io = IOShape.of(io)
+        if len(io.state) != 1 or len(io.forcing) != 1:
+            raise ConfigError(f"ALRNN reads vectors; got observations {io.state} and forcing {io.forcing}")
+        obs_dim, m, p = io.dim, config.latent_dim, config.n_pwl
         if not 1 <= obs_dim <= m:
             raise ConfigError(
                 f"ALRNN reads out its first obs_dim units: need 1 <= obs_dim ({obs_dim}) <= "
@@ -136,6 +141,9 @@ class ALRNN(AbstractModel):
         self.W = nn.Parameter(w.to(dtype))
         self.h = nn.Parameter(torch.zeros(m, dtype=dtype))
         self.L = nn.Parameter(lat.to(dtype))
+        self.n_inputs = io.n_inputs
+        if self.n_inputs:
+            self.C = nn.Parameter(torch.zeros(m, self.n_inputs, dtype=dtype))
         # phi(z) = where(z > floor, z, floor): -inf leaves the linear units alone, 0 is a ReLU.
         floor = torch.full((m,), -math.inf, dtype=dtype)
         floor[m - p :] = 0.0
@@ -143,19 +151,22 @@ class ALRNN(AbstractModel):
         self.register_buffer("alpha", torch.tensor(config.alpha, dtype=dtype))
         self.register_buffer("n_batches", torch.tensor(0, dtype=torch.long))
 
-    def _latent_map(self) -> Callable[[Tensor], Tensor]:
-        """The step with W^T taken once, for loops over many steps (3 autograd nodes per step)."""
+    def _latent_map(self) -> Callable[..., Tensor]:
+        """The step with W^T (and C^T) taken once, for loops over many steps (3 autograd nodes
+        per step, one more with inputs)."""
         a, wt, h, floor = self.A, self.W.t(), self.h, self._floor
+        ct = self.C.t() if self.n_inputs else None
 
-        def step(z: Tensor) -> Tensor:
+        def step(z: Tensor, u: Tensor | None = None) -> Tensor:
             phi = torch.where(z > floor, z, floor)
-            return torch.addcmul(torch.addmm(h, phi, wt), a, z)
+            z_next = torch.addcmul(torch.addmm(h, phi, wt), a, z)
+            return z_next if u is None or ct is None else torch.addmm(z_next, u, ct)
 
         return step
 
-    def step(self, state: Tensor) -> Tensor:
-        """One AL-RNN step ``A * z + W phi(z) + h``, (B, M) -> (B, M)."""
-        return self._latent_map()(state)
+    def step(self, state: Tensor, u: Tensor | None = None) -> Tensor:
+        """One AL-RNN step ``A * z + W phi(z) + h (+ C u)``, (B, M) -> (B, M); u (B, U)."""
+        return self._latent_map()(state, self._inputs(u))
 
     def jacobian(self, state: Tensor) -> Tensor:
         """Closed-form Jacobian of `step`: ``diag(A) + W diag(1, .., 1, 1[z_PWL > 0])``.
@@ -169,11 +180,13 @@ class ALRNN(AbstractModel):
         slope = (state > self._floor).to(state.dtype)  # phi'(z): 1 on linear units
         return torch.diag(self.A) + self.W * slope.unsqueeze(-2)
 
-    def initial_state(self, context: Tensor) -> Tensor:
-        """``[x, L x]`` from the last context observation x; earlier frames are not used.
+    def initial_state(self, context: Tensor, u: Tensor | None = None) -> Tensor:
+        """``[x, L x]`` from the last context observation x; earlier frames (and their forcing,
+        which acts through later steps) are not used.
 
         Args:
             context: observations (B, Tc, N).
+            u: the context's forcing, unused.
 
         Returns:
             Latent states (B, M).
@@ -186,44 +199,60 @@ class ALRNN(AbstractModel):
         return state[..., : self.obs_dim]
 
     @torch.no_grad()
-    def rollout(self, context: Tensor, n_steps: int) -> Tensor:
+    def rollout(self, context: Tensor, n_steps: int, u: Tensor | None = None) -> Tensor:
         """Free run from the last context observation; see `AbstractModel.rollout`.
 
         Writes the read-out into a preallocated (B, n_steps, N) tensor, so no latent state outlives
         its step (memory B * n_steps * N, not * M) and W^T is taken once.
         """
         step = self._latent_map()
+        inputs = self._inputs(check_forcing(u, context, n_steps))
+        tc = context.shape[1]
         z = self.initial_state(context)
         out = z.new_empty(z.shape[0], n_steps, self.obs_dim)
         for t in range(n_steps):
-            z = step(z)
+            z = step(z) if inputs is None else step(z, inputs[:, tc + t])
             out[:, t] = self.observe(z)
         return out
 
-    def teacher_forced(self, x: Tensor) -> Tensor:
+    def teacher_forced(self, x: Tensor, u: Tensor | None = None) -> Tensor:
         """Latent predictions along a window under the configured teacher forcing, without noise.
 
         Args:
             x: observations (B, T + 1, N); x[:, 0] initializes the state, the rest force it.
+            u: their forcing (B, T + 1, U), or None.
 
         Returns:
             Pre-forcing latent states (B, T, M) at the times of x[:, 1:].
         """
-        predictions, _ = self._forced_rollout(x)
+        predictions, _ = self._forced_rollout(x, u)
         return torch.stack(predictions, dim=1)
 
-    def _forced_rollout(self, signal: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    def _inputs(self, u: Tensor | None) -> Tensor | None:
+        """u when this model takes inputs and the data carry some, else None (refusing a mismatch)."""
+        if u is None or u.shape[-1] == 0:
+            if self.n_inputs:
+                raise ValueError(f"this ALRNN was trained with {self.n_inputs} exogenous inputs; pass u")
+            return None
+        if u.shape[-1] != self.n_inputs:
+            raise ValueError(f"this ALRNN takes {self.n_inputs} exogenous inputs, got u with {u.shape[-1]}")
+        return u
+
+    def _forced_rollout(self, signal: Tensor, u: Tensor | None = None) -> tuple[list[Tensor], list[Tensor]]:
         interval = self.config.forcing_interval if self.config.forcing == "sparse" else 1
         # alpha = 1 replaces the units outright: same values and gradient as the mixture, no graph.
         alpha = None if float(self.alpha) == 1.0 else self.alpha
         z0 = self.initial_state(signal[:, :1])
-        return forced_rollout(self._latent_map(), z0, signal[:, 1:], interval=interval, alpha=alpha)
+        inputs = self._inputs(u)
+        return forced_rollout(self._latent_map(), z0, signal[:, 1:], interval=interval, alpha=alpha,
+                              inputs=None if inputs is None else inputs[:, 1:])
 
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Teacher-forced one-window MSE (+ L1 regularization), updating alpha under aGTF.
 
         Args:
-            batch: ``"x"``, normalized observed windows (B, T + 1, N).
+            batch: ``"x"``, normalized observed windows (B, T + 1, N), and their forcing ``"u"``
+                (B, T + 1, U) when the model takes inputs.
 
         Returns:
             ``"loss"``, ``"mse"`` of the pre-forcing predictions of x[:, 1:], ``"alpha"`` used
@@ -233,7 +262,7 @@ class ALRNN(AbstractModel):
         cfg = self.config
         signal = x + cfg.noise * torch.randn_like(x) if self.training and cfg.noise > 0 else x
         alpha = self.alpha.detach().clone()
-        predictions, inputs = self._forced_rollout(signal)
+        predictions, stepped_from = self._forced_rollout(signal, batch.get("u"))
         mse = F.mse_loss(self.observe(torch.stack(predictions, dim=1)), x[:, 1:])
         out = {"loss": mse, "mse": mse.detach(), "alpha": alpha}
         if cfg.lat_reg > 0:
@@ -243,18 +272,18 @@ class ALRNN(AbstractModel):
         if self.training:
             self.n_batches += 1
             if cfg.adaptive_alpha and int(self.n_batches) % cfg.alpha_update_interval == 0:
-                self._update_alpha(inputs)
+                self._update_alpha(stepped_from)
         return out
 
     @torch.no_grad()
-    def _update_alpha(self, inputs: list[Tensor]) -> None:
+    def _update_alpha(self, stepped_from: list[Tensor]) -> None:
         """aGTF on the states this batch stepped from; the new alpha applies from the next batch.
 
         Hess et al. take the Jacobians at the inverted observations, which for an identity
         read-out leave the hidden (and here all piecewise-linear) units at zero; the states of the
         forced trajectory are the points whose Jacobians the gradient actually multiplies.
         """
-        norms = self._jacobian_norms(torch.stack(inputs, dim=1))  # (B, T)
+        norms = self._jacobian_norms(torch.stack(stepped_from, dim=1))  # (B, T)
         estimate = optimal_alpha(product_upper_bound(norms))
         self.alpha.copy_(anneal_alpha(self.alpha, estimate, self.config.alpha_decay))
 

@@ -26,6 +26,7 @@ def forced_rollout(
     *,
     interval: int,
     alpha: Tensor | None,
+    inputs: Tensor | None = None,
 ) -> tuple[list[Tensor], list[Tensor]]:
     """Run a latent map over a window, teacher-forcing it: predict, then force.
 
@@ -38,16 +39,18 @@ def forced_rollout(
     through the ``(1 - alpha) z`` term.
 
     Args:
-        step: latent map (B, M) -> (B, M).
+        step: latent map (B, M) -> (B, M) (with a second argument u_t when `inputs` are given).
         z0: latent state at time 0 (B, M), e.g. inferred from the first observation.
         signal: forcing observations (B, T, N) at times 1..T, N <= M.
         interval: force after every ``interval``-th step.
         alpha: forcing strength, a 0-dim tensor in [0, 1], or None for replacement (alpha = 1).
+        inputs: exogenous inputs (B, T, U) at times 1..T, passed to ``step(z, u_t)``; None: ``step(z)``.
 
     Returns:
-        ``(predictions, inputs)``: two lists of T states (B, M). ``predictions[t - 1]`` is the
-        pre-forcing state at time t; ``inputs[t - 1]`` is the state the map was applied to at step
-        t (z0, then the forced states), where the Jacobians of the gradient's product are taken.
+        ``(predictions, stepped_from)``: two lists of T states (B, M). ``predictions[t - 1]`` is
+        the pre-forcing state at time t; ``stepped_from[t - 1]`` is the state the map was applied
+        to at step t (z0, then the forced states), where the Jacobians of the gradient's product
+        are taken.
     """
     m, n = z0.shape[-1], signal.shape[-1]
     if alpha is None:
@@ -66,15 +69,16 @@ def forced_rollout(
             return torch.lerp(z, x, weight)
 
     n_steps = len(frames)
-    predictions, inputs = [], []
+    drive = None if inputs is None else inputs.unbind(1)
+    predictions, stepped_from = [], []
     z = z0
     for t in range(1, n_steps + 1):
-        inputs.append(z)
-        z = step(z)
+        stepped_from.append(z)
+        z = step(z) if drive is None else step(z, drive[t - 1])
         predictions.append(z)
         if t % interval == 0 and t < n_steps:  # forcing after the last prediction is unused
             z = force(z, frames[t - 1])
-    return predictions, inputs
+    return predictions, stepped_from
 
 
 def product_upper_bound(jacobian_norms: Tensor) -> Tensor:
