@@ -9,56 +9,96 @@ from __future__ import annotations
 
 import difflib
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._compose import conf_dir, load_config, load_settings
 from ._errors import ConfigError, DynlearnError
 
-USAGE = """usage: python -m dynlearn <command> [key=value ...] [+exp=<name>] [--cfg] [--help]
+GRAMMAR = """grammar (every command, the same):
+  python -m dynlearn <command> [key=value ...] [group=option ...] [+exp=<name>] [--cfg] [--help]
+  key=value     set a config key (nested keys with dots: trainer.epochs=20; lists: runs=[a,b])
+  group=option  choose a config group's option (system=rossler, model=alrnn, debug=fast)
+  +exp=<name>   an experiment: a preset that overrides what differs (conf/exp/)
+  +key=value    add a key the config does not have; ~key removes one
+  --cfg         print the composed config and exit (nothing is written); --help: this text
+  A user error ends with one line on stderr and exit code 2, before anything is written."""
 
-commands:
-  generate   simulate the configured system into <paths.data>/<data.name>.zarr (resumable)
-  ingest     read a file (PDEBench/The Well .h5, NetCDF .nc, .npy, .csv) into <paths.data>/<name>.zarr
-  train      generate data if missing, train the model, evaluate it; writes runs/<name>/<time>/
-             (seeds=<n>: n seeds and a median ± MAD summary in runs/<name>/seeds-<group>/)
-  evaluate   evaluate a trained run: run=<run dir>; writes <run dir>/eval-<time>/
-  compare    invariants of runs side by side: runs=<run dir, folder of runs, or [a,b]>
-  pipeline   the Prefect flow generate -> train -> evaluate (embedded server unless PREFECT_API_URL)
 
-examples:
+@dataclass(frozen=True)
+class Command:
+    """A command: what runs it, one line of what it does, and the keys of its own."""
+
+    run: Callable[[list[str]], int]
+    summary: str
+    keys: str = ""
+
+
+def _commands() -> dict[str, Command]:
+    return {
+        "generate": Command(_generate, "simulate the configured system into <paths.data>/<data.name>.zarr; "
+                            "rerunning resumes or reuses it", "system=<name> data.n_steps=<n> ..."),
+        "ingest": Command(_ingest, "read a file (PDEBench/The Well .h5, NetCDF .nc, .npy, .csv) into a validated "
+                          "store <paths.data>/<name>.zarr", "source=<file> (required) name=<dataset> ingest.*"),
+        "train": Command(_train, "generate data if missing, train, evaluate; writes runs/<name>/<time>/",
+                         "resume=<run dir>|true seeds=<n> jobs=<k> trainer.* eval.*"),
+        "evaluate": Command(_evaluate, "evaluate a trained run into <run dir>/eval-<time>/", "run=<run dir> (required) eval.*"),
+        "compare": Command(_compare, "invariants of runs side by side (same test data, same protocol)",
+                           "runs=<run dir>|<folder of runs>|[a,b] (required)"),
+        "validate": Command(_validate, "check a store: schema and completeness; deep=true also reads every chunk "
+                            "(NaN/Inf)", "store=<path> (required) deep=true|false"),
+        "pipeline": Command(_pipeline, "the Prefect flow generate -> train -> evaluate (embedded server unless "
+                            "PREFECT_API_URL)", "the keys of train"),
+    }
+
+
+# Commands the open issues add, in the same grammar (README "Commands"); not in this version.
+COMING = {
+    "forecast": "run=<run dir> input=<store> (batch forecasts into Zarr)",
+    "dashboard": "port=<n> address=127.0.0.1 (the Panel app of attractor metrics)",
+}
+
+EXAMPLES = """examples:
   python -m dynlearn train +exp=lorenz
   python -m dynlearn train +exp=lorenz trainer.epochs=20 seed=3
   python -m dynlearn train +exp=lorenz debug=fast
   python -m dynlearn train +exp=lorenz seeds=5 jobs=2
   python -m dynlearn evaluate run=runs/lorenz/2026-11-23_15-00-00_000000
   python -m dynlearn compare runs=runs/lorenz
+  python -m dynlearn validate store=data/lorenz63.zarr deep=true
   python -m dynlearn ingest source=glofas.nc name=rhine
   python -m dynlearn ingest source=x.npy ingest.dt=0.01
-  python -m dynlearn train +exp=real data.path=data/x.zarr data.delay_embedding=auto
-"""
+  python -m dynlearn train +exp=real data.path=data/x.zarr data.delay_embedding=auto"""
 
-_DESCRIPTIONS = {
-    "generate": "Simulate the configured system into a Zarr store; rerunning resumes or reuses it.",
-    "ingest": "Read a file into a validated Zarr store <paths.data>/<name>.zarr (reused if made from the same file).",
-    "train": "Generate data if missing, train, and evaluate; resume=<run dir> or resume=true continues; "
-             "seeds=<n> trains seeds seed..seed+n-1 (skipping finished ones) and summarizes them.",
-    "evaluate": "Evaluate a trained run (run=<run dir>) into a new eval-<timestamp>/ folder.",
-    "compare": "Print and write (runs/compare/compare-<time>.md, .csv) the invariants of runs side by side.",
-    "pipeline": "Run generate -> train -> evaluate as a Prefect flow and publish the metrics table.",
-}
+
+def usage() -> str:
+    """`python -m dynlearn --help`: the grammar, every command with its own keys, examples."""
+    lines = [GRAMMAR, "", "commands:"]
+    for name, command in _commands().items():
+        lines.append(f"  {name:<9} {command.summary}")
+        lines.append(f"  {'':<9}   keys: {command.keys}")
+    lines += ["", "coming (same grammar, not in this version):"]
+    lines += [f"  {name:<9} {keys}" for name, keys in COMING.items()]
+    return "\n".join([*lines, "", EXAMPLES])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 2 user error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+        print(usage())
         return 0
     command, args = argv[0], argv[1:]
-    if command not in _COMMANDS:
-        close = difflib.get_close_matches(command, list(_COMMANDS), n=1)
+    commands = _commands()
+    if command in COMING:
+        print(f"dynlearn: error: '{command}' is not in this version of dynlearn (coming: {command} "
+              f"{COMING[command]}); commands: {', '.join(commands)}", file=sys.stderr)
+        return 2
+    if command not in commands:
+        close = difflib.get_close_matches(command, list(commands), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        print(f"dynlearn: error: unknown command '{command}'; {hint}commands: {', '.join(_COMMANDS)}",
+        print(f"dynlearn: error: unknown command '{command}'; {hint}commands: {', '.join(commands)}",
               file=sys.stderr)
         return 2
     if "-h" in args or "--help" in args:
@@ -76,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(yaml.safe_dump(load_config(overrides), sort_keys=False), end="")
             return 0
-        return _COMMANDS[command](overrides)
+        return commands[command].run(overrides)
     except DynlearnError as error:
         print(f"dynlearn {command}: error: {error}", file=sys.stderr)
         return 2
@@ -88,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def command_help(command: str) -> str:
     """Usage, description and the config groups with their options."""
-    lines = [f"usage: python -m dynlearn {command} [+exp=<name>] [key=value ...] [--cfg]", "",
-             _DESCRIPTIONS[command], ""]
+    spec = _commands()[command]
+    lines = [f"usage: python -m dynlearn {command} [key=value ...] [group=option ...] [+exp=<name>] [--cfg]", "",
+             spec.summary[0].upper() + spec.summary[1:] + ".", f"Keys of its own: {spec.keys}", ""]
     try:
         root = conf_dir()
         lines.append("config groups (choose with group=option; experiments with +exp=<name>):")
@@ -213,6 +254,22 @@ def _compare(overrides: list[str]) -> int:
     return 0
 
 
+def _validate(overrides: list[str]) -> int:
+    from .data import open_store, validate
+
+    config = load_config(overrides)
+    store, deep = config.get("store"), config.get("deep")
+    if not isinstance(store, str):
+        raise ConfigError("validate needs the store to check: add store=<path to a .zarr store>")
+    if not isinstance(deep, bool):
+        raise ConfigError(f"deep must be true or false, got {deep!r}")
+    ds = validate(store) if deep else open_store(store)
+    layout = ", ".join(f"{d}={n}" for d, n in ds.sizes.items())
+    print(f"store: {store}: valid (kind {ds.attrs['kind']}, schema {ds.attrs['schema_version']}, complete; {layout}; "
+          + ("every chunk read, no NaN/Inf)" if deep else "values not read: deep=true reads every chunk)"))
+    return 0
+
+
 def _positive_int(config: dict, key: str, *, nullable: bool = False) -> int | None:
     value = config.get(key)
     if value is None and nullable:
@@ -237,6 +294,3 @@ def _print_summary(directory: Path) -> None:
     if table.exists():
         print(table.read_text(), end="")
 
-
-_COMMANDS = {"generate": _generate, "ingest": _ingest, "train": _train, "evaluate": _evaluate,
-             "compare": _compare, "pipeline": _pipeline}
