@@ -11,7 +11,7 @@ from ._generate import GenerationSpec as GenerationSpec
 from ._generate import generate_store as generate_store
 from ._ingest import IngestSpec as IngestSpec
 from ._ingest import ingest as ingest
-from ._netcdf import read_netcdf as read_netcdf
+from ._netcdf import read_glofas_netcdf as read_glofas_netcdf
 from ._netcdf import write_glofas_netcdf as write_glofas_netcdf
 from ._normalization import Normalizer as Normalizer
 from ._schema import SCHEMA_VERSION as SCHEMA_VERSION

@@ -1,7 +1,8 @@
 """Reader for NetCDF grids (GloFAS-style ``discharge(time, lat, lon)``) and station series.
 
-xarray (engine ``h5netcdf``) decodes CF time, unpacks ``scale_factor``/``add_offset`` and turns
-``_FillValue`` into NaN; blocks are read lazily along time (grids) or stations.
+Files are opened as the GloFAS reader opens them (`open_netcdf`: xarray decodes CF time, unpacks
+``scale_factor``/``add_offset`` and turns ``_FillValue`` into NaN); blocks of the one variable
+ingested are read lazily along time (grids) or stations.
 """
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ import numpy as np
 import xarray as xr
 
 from .._errors import DataError
+from ._cf import CF_KEYS
 from ._ingest_checks import check_time, float_dtype, time_step
 from ._ingest_write import Source
+from ._netcdf import open_netcdf
 
 _DEFAULT_VARIABLES = ("discharge", "dis24", "dis")
-_RENAME = {"latitude": "lat", "longitude": "lon"}
-_CF_KEYS = ("units", "long_name", "standard_name", "axis", "calendar")
+_FIX = "check the file or set ingest.format"
 
 
 def read_netcdf(path: Path, spec) -> Source:
     """``<variable>(time, lat, lon)`` -> ``grid``; ``<variable>(station, time)`` -> ``stations``."""
-    with _open(path) as opened:
+    with open_netcdf(path, fix=_FIX) as opened:
         return _read(path, opened, spec)
 
 
 def _read(path: Path, ds: xr.Dataset, spec) -> Source:
-    ds = _renamed(ds)
     present = [str(v) for v in ds.data_vars]
     name = spec.variable or next((v for v in _DEFAULT_VARIABLES if v in ds), None)
     if name is None or name not in ds.data_vars:
@@ -65,25 +66,12 @@ def _read(path: Path, ds: xr.Dataset, spec) -> Source:
         mask = None
 
     def read(start: int, stop: int) -> np.ndarray:
-        with _open(path) as g:
-            return _renamed(g)[name].transpose(*da.dims).isel({da.dims[0]: slice(start, stop)}).values
+        with open_netcdf(path, fix=_FIX) as g:
+            return g[name].transpose(*da.dims).isel({da.dims[0]: slice(start, stop)}).values
 
     return Source(kind=kind, shape=tuple(da.shape), dtype=float_dtype(da.dtype, f"{path.name}:{name}"), read=read,
                   coords=coords, coord_attrs=coord_attrs, variable_attrs=_cf(da.attrs, skip=("units",)),
                   units=str(units), attrs=attrs, mask=mask)
-
-
-def _open(path: Path) -> xr.Dataset:
-    try:
-        return xr.open_dataset(path, engine="h5netcdf", mask_and_scale=True, decode_times=True)
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot read {path.name} as NetCDF4 ({str(error).splitlines()[0]}); "
-                        "check the file or set ingest.format") from None
-
-
-def _renamed(ds: xr.Dataset) -> xr.Dataset:
-    """latitude/longitude -> lat/lon, the schema's names."""
-    return ds.rename({k: v for k, v in _RENAME.items() if k in ds.variables or k in ds.dims})
 
 
 def _mask(ds: xr.Dataset, path: Path) -> np.ndarray:
@@ -96,7 +84,7 @@ def _mask(ds: xr.Dataset, path: Path) -> np.ndarray:
 
 def _cf(attrs: dict, skip: tuple[str, ...] = ()) -> dict:
     """The CF attrs worth keeping (encoding attrs are gone after decoding)."""
-    return {k: _text(v) for k, v in attrs.items() if k in _CF_KEYS and k not in skip}
+    return {k: _text(v) for k, v in attrs.items() if k in CF_KEYS and k not in skip}
 
 
 def _text(value) -> str:

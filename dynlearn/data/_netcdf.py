@@ -1,14 +1,17 @@
-"""GloFAS-style NetCDF4 files: a packed, compressed, CF-encoded writer and a small reader.
+"""GloFAS-style NetCDF4 files: a packed, compressed, CF-encoded writer and its reader.
 
 GloFAS and ERA5 distribute daily grids as NetCDF4 (HDF5) with ``time``/``lat``/``lon``
 coordinates, CF time units (``days since …``) and, for many products, integers packed with
 ``scale_factor``/``add_offset`` and a ``_FillValue`` for cells off the land/river mask. The
 writer produces such files from a Dataset in the dynlearn grid layout, so loaders can be tested
-on files shaped like the real ones; the reader only decodes (the generic ingest lives elsewhere).
+on files shaped like the real ones; the reader decodes one whole file into memory. Ingest
+(`dynlearn.data.ingest`) opens files the same way (`open_netcdf`) but streams one variable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +20,13 @@ import xarray as xr
 
 from .._errors import DataError
 from ..atomic import atomic_file
+from ._cf import CF_COORD_ATTRS
 
 ENGINE = "h5netcdf"  # NetCDF4 needs h5netcdf (or netCDF4); xarray's scipy fallback is NetCDF3 only
 GRID_DIMS = ("time", "lat", "lon")
 _PACK_DTYPES = {"int16": np.int16, "int32": np.int32}
 _COMPRESSION = {"zlib": True, "complevel": 4, "shuffle": True}
-_COORD_ATTRS = {
-    "lat": {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude", "axis": "Y"},
-    "lon": {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude", "axis": "X"},
-    "time": {"standard_name": "time", "long_name": "time", "axis": "T"},
-}
+_RENAME = {"latitude": "lat", "longitude": "lon"}  # ERA5's names -> the schema's
 
 
 def packing(values: np.ndarray, dtype: str = "int16") -> dict[str, object]:
@@ -79,7 +79,7 @@ def write_glofas_netcdf(
     encoding: dict[str, dict] = {}
     for name in ("lat", "lon", "time"):
         if name in ds.coords:
-            ds[name].attrs = {**ds[name].attrs, **_COORD_ATTRS[name]}
+            ds[name].attrs = {**ds[name].attrs, **CF_COORD_ATTRS[name]}
             encoding[name] = {"_FillValue": None}
     if "time" in ds.coords and np.issubdtype(ds["time"].dtype, np.datetime64):
         first = pd.Timestamp(ds["time"].values[0]).normalize()
@@ -97,8 +97,8 @@ def write_glofas_netcdf(
     return path
 
 
-def read_netcdf(path: str | Path) -> xr.Dataset:
-    """Read a NetCDF4 grid file fully into memory, decoded (unpacked, fill → NaN, CF time).
+def read_glofas_netcdf(path: str | Path) -> xr.Dataset:
+    """Read a GloFAS-style NetCDF4 grid file fully into memory, decoded (unpacked, fill → NaN, CF time).
 
     ``latitude``/``longitude`` are renamed to ``lat``/``lon``.
 
@@ -109,15 +109,30 @@ def read_netcdf(path: str | Path) -> xr.Dataset:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no NetCDF file at {path}; fix the path")
-    try:
-        with xr.open_dataset(path, engine=ENGINE) as opened:
-            ds = opened.load()
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path} is not a readable NetCDF4 file ({type(error).__name__}); "
-                        "re-download or re-export it") from None
-    ds = ds.rename({old: new for old, new in (("latitude", "lat"), ("longitude", "lon")) if old in ds.dims})
+    with open_netcdf(path) as opened:
+        ds = opened.load()
     for name, var in ds.data_vars.items():
         if not {"lat", "lon"} <= set(var.dims) or not set(var.dims) <= set(GRID_DIMS):
             raise DataError(f"{path}: variable {name!r} has dims {var.dims}, expected a subset of "
                             f"{GRID_DIMS} with lat and lon; re-export it on a lat/lon grid")
     return ds
+
+
+@contextmanager
+def open_netcdf(path: Path, *, fix: str = "re-download or re-export it") -> Iterator[xr.Dataset]:
+    """`path` opened lazily and decoded (CF time, unpacked, fill → NaN), with ``lat``/``lon`` for
+    ``latitude``/``longitude``; closed on leaving the block.
+
+    Args:
+        fix: the second half of the one-line error for an unreadable file.
+
+    Raises:
+        DataError: if the file cannot be read as NetCDF4.
+    """
+    try:
+        opened = xr.open_dataset(path, engine=ENGINE)
+    except (OSError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{path} is not a readable NetCDF4 file ({reason}); {fix}") from None
+    with opened:  # the renamed copy does not hold the file: close the one opened
+        yield opened.rename({k: v for k, v in _RENAME.items() if k in opened.variables or k in opened.dims})
