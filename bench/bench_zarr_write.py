@@ -7,8 +7,8 @@ only the write path, `--repeats` times each, into fresh directories of one tempo
 
 (a) ours, exactly as the generator writes (its own helpers, called in its order): the
     template store built by `create_store_atomically`, then per chunk of `chunk_steps` steps
-    `store_chunk` (NaN check, running train statistics, the slab write, the resume state and
-    the progress record), then `_finish` (`finalize_store` with the statistics from the
+    `ChunkWriter.write` (NaN check, running train statistics, the slab write, the resume state
+    and the progress record), then `_finish` (`finalize_store` with the statistics from the
     progress record: drop the resume array, attrs, consolidated metadata) and the datasheet
     (`write_datasheet`, which reopens the finished store with xarray);
 (b) ``numpy.save`` of the same array to a ``.npy`` file.
@@ -36,9 +36,9 @@ import zarr
 
 from dynlearn.data import GenerationSpec, generate_store
 from dynlearn.data._datasheet import write_datasheet
-from dynlearn.data._generate import _RESUME, _create_template, _finish, store_chunk
+from dynlearn.data._generate import Chunk, ChunkWriter, _create_template, _finish
 from dynlearn.data._schema import LAYOUTS
-from dynlearn.data._store import read_progress, write_progress
+from dynlearn.data._store import read_progress
 from dynlearn.systems import make_system
 
 
@@ -47,9 +47,8 @@ def write_like_generator(path: Path, system, spec: GenerationSpec, data: np.ndar
     times = {}
     start = time.perf_counter()
     _create_template(path, system, spec, "bench", system.dt)
-    group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-    group[_RESUME][0] = data[:, 0]
-    write_progress(path, chunks_done=0)
+    writer = ChunkWriter(path, zarr.open_group(str(path), mode="r+", use_consolidated=False), system.kind, spec)
+    writer.start(data[:, 0])
     times["create"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -59,7 +58,7 @@ def write_like_generator(path: Path, system, spec: GenerationSpec, data: np.ndar
         lo = k * spec.chunk_steps
         hi = min(lo + spec.chunk_steps, spec.n_steps)
         # The generator's own chunk writer: NaN check, train statistics, slab, resume state, progress.
-        record = store_chunk(path, group, system.kind, spec, k, lo, data[:, lo:hi], data[:, hi - 1], record)
+        record = writer.write(Chunk(k, lo, data[:, lo:hi], data[:, hi - 1]), record)
     times["chunks"] = time.perf_counter() - start
 
     start = time.perf_counter()

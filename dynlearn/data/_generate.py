@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,17 +11,17 @@ import torch
 import zarr
 
 from .._errors import ConfigError, DataError
-from .._version import __version__
 from ..systems import add_observation_noise
 from ._datasheet import write_datasheet
 from ._generate_grid import generate_grid_store
 from ._moments import Moments
-from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION, SPLIT, SPLITS, TIME, TRAJ
+from ._schema import COMPLETE, LAYOUTS, SPLIT, SPLITS, TIME, TRAJ
 from ._store import (
     check_reusable,
     chunk_generator,
     create_store_atomically,
     finalize_store,
+    generated_store_attrs,
     read_progress,
     remaining_chunks,
     write_progress,
@@ -132,61 +130,95 @@ def generate_store(
     if not path.exists():
         _create_template(path, system, spec, config_hash, dt_sim)
     step = _flat(make_system_step(system, dt_sim, method=spec.solver), system.state_shape)
-    group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    writer = ChunkWriter(path, zarr.open_group(str(path), mode="r+", use_consolidated=False), system.kind, spec)
     done = read_progress(path)["chunks_done"]
-    _simulate_remaining(path, group, system, spec, step, dt_sim, done, progress)
+    if done == -1:
+        writer.start(_initial_states(system, spec, step, dt_sim).reshape(spec.n_traj, *system.state_shape).numpy())
+    _simulate_remaining(writer, step, progress=progress)
     _finish(path)
     # A resumed run's time covers only its own part, so its sheet gives no cost.
     write_datasheet(path, system, seconds=time.perf_counter() - started if done == -1 else None)
     return path
 
 
-def _simulate_remaining(path, group, system, spec, step, dt_sim, done, progress) -> None:
-    resume = group[_RESUME]
-    n, shape = spec.n_traj, system.state_shape
-    if done == -1:
-        resume[0] = _initial_states(system, spec, step, dt_sim).reshape(n, *shape).numpy()
-        write_progress(path, chunks_done=0)
-        done = 0
-    record = read_progress(path)
-    x = torch.from_numpy(resume[done % 2]).reshape(n, -1)  # states flattened for `rollout`
-    for k, start, length in remaining_chunks(path, done, spec.n_steps, spec.chunk_steps, progress=progress):
-        block, x = _simulate_chunk(step, x, length, spec.save_every)
-        record = store_chunk(path, group, system.kind, spec, k, start, block.reshape(n, length, *shape),
-                             x.reshape(n, *shape).numpy(), record)
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk of a generation, as the simulation hands it to the store.
 
-
-def store_chunk(path: Path, group: zarr.Group, kind: str, spec: GenerationSpec, k: int, start: int,
-                block: np.ndarray, next_state: np.ndarray, record: dict) -> dict:
-    """Write chunk `k` (stored states (n_traj, length, *shape), observation noise added) and the
-    float64 state the next chunk starts from; return the new progress record.
-
-    The record carries what finishing needs without reading the store back: the noise scale
-    and the running train-split statistics (merged chunk by chunk, so a resumed run ends with
-    the same numbers as an uninterrupted one).
+    Attributes:
+        index: the chunk's number k (its observation noise is drawn from ``chunk_generator(seed, k)``).
+        start: its first stored step.
+        states: the clean stored states, (n_traj, length, *state_shape), float64.
+        next_state: the float64 state the next chunk starts from, (n_traj, *state_shape).
     """
-    if not np.isfinite(block).all():
-        raise DataError(f"simulation into {path} produced NaN/Inf (the system blew up); lower system.dt "
-                        "or change the parameters, then delete the store and rerun")
-    noise_scale = record.get("noise_scale")
-    if spec.observation_noise:
-        if noise_scale is None:  # set by the first chunk, kept for the rest and for a resume
-            noise_scale = _spread(block, kind)
-        block = add_observation_noise(torch.from_numpy(block), relative_std=spec.observation_noise,
-                                      generator=chunk_generator(spec.seed, k),
-                                      scale=torch.tensor(noise_scale, dtype=torch.float64)).numpy()
-    group[LAYOUTS[kind].variable][:, start:start + block.shape[1]] = block
-    # The state goes into the slot the progress record does not point at, so a kill between
-    # the two writes leaves the last consistent (chunk, state) pair intact.
-    group[_RESUME][(k + 1) % 2] = next_state
-    # ODE states are standardized per dimension; a field by one mean and std (it is one quantity).
-    width = block.shape[-1] if kind == "ode" else 1
-    stats = record.get("train_stats")
-    moments = Moments.empty(width) if stats is None else Moments.from_dict(stats)
-    record = {"chunks_done": k + 1, "noise_scale": noise_scale,
-              "train_stats": moments.add(block[:spec.n_train].reshape(-1, width)).to_dict()}
-    write_progress(path, **record)
-    return record
+
+    index: int
+    start: int
+    states: np.ndarray
+    next_state: np.ndarray
+
+
+@dataclass(frozen=True)
+class ChunkWriter:
+    """Writes a generation into its store (`path`, open as `group`) chunk by chunk, each with
+    the float64 state to resume from and the progress record that makes the pair valid."""
+
+    path: Path
+    group: zarr.Group
+    kind: str
+    spec: GenerationSpec
+
+    def start(self, initial: np.ndarray) -> None:
+        """Keep the states after the transient, (n_traj, *state_shape), as chunk 0's start."""
+        self.group[_RESUME][0] = initial
+        write_progress(self.path, chunks_done=0)
+
+    def resume_state(self, done: int) -> np.ndarray:
+        """The state chunk `done` starts from (the slot the progress record points at)."""
+        return self.group[_RESUME][done % 2]
+
+    def write(self, chunk: Chunk, record: dict) -> dict:
+        """Write `chunk` (observation noise added) and its next state; return the new progress record.
+
+        The record carries what finishing needs without reading the store back: the noise scale
+        and the running train-split statistics (merged chunk by chunk, so a resumed run ends with
+        the same numbers as an uninterrupted one).
+        """
+        spec, kind, block = self.spec, self.kind, chunk.states
+        if not np.isfinite(block).all():
+            raise DataError(f"simulation into {self.path} produced NaN/Inf (the system blew up); lower system.dt "
+                            "or change the parameters, then delete the store and rerun")
+        noise_scale = record.get("noise_scale")
+        if spec.observation_noise:
+            if noise_scale is None:  # set by the first chunk, kept for the rest and for a resume
+                noise_scale = _spread(block, kind)
+            block = add_observation_noise(torch.from_numpy(block), relative_std=spec.observation_noise,
+                                          generator=chunk_generator(spec.seed, chunk.index),
+                                          scale=torch.tensor(noise_scale, dtype=torch.float64)).numpy()
+        self.group[LAYOUTS[kind].variable][:, chunk.start:chunk.start + block.shape[1]] = block
+        # The state goes into the slot the progress record does not point at, so a kill between
+        # the two writes leaves the last consistent (chunk, state) pair intact.
+        self.group[_RESUME][(chunk.index + 1) % 2] = chunk.next_state
+        # ODE states are standardized per dimension; a field by one mean and std (it is one quantity).
+        width = block.shape[-1] if kind == "ode" else 1
+        stats = record.get("train_stats")
+        moments = Moments.empty(width) if stats is None else Moments.from_dict(stats)
+        record = {"chunks_done": chunk.index + 1, "noise_scale": noise_scale,
+                  "train_stats": moments.add(block[:spec.n_train].reshape(-1, width)).to_dict()}
+        write_progress(self.path, **record)
+        return record
+
+
+def _simulate_remaining(writer: ChunkWriter, step, *, progress: bool) -> None:
+    """Simulate and write the chunks after the last one recorded, from its resume state."""
+    spec, record = writer.spec, read_progress(writer.path)
+    done = record["chunks_done"]
+    state = writer.resume_state(done)
+    n, shape = state.shape[0], state.shape[1:]
+    x = torch.from_numpy(state).reshape(n, -1)  # states flattened for `rollout`
+    for k, start, length in remaining_chunks(writer.path, done, spec.n_steps, spec.chunk_steps, progress=progress):
+        block, x = _simulate_chunk(step, x, length, spec.save_every)
+        record = writer.write(Chunk(k, start, block.reshape(n, length, *shape), x.reshape(n, *shape).numpy()), record)
 
 
 def _spread(block: np.ndarray, kind: str) -> list[float]:
@@ -199,28 +231,9 @@ def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str,
 
     layout = LAYOUTS[system.kind]
     n, shape = spec.n_traj, system.state_shape
-    dt_stored = dt_sim * spec.save_every
     split = np.repeat(np.arange(4, dtype=np.int8), [spec.n_train, spec.n_val, spec.n_test, spec.n_floor])
-    attrs = {
-        MARKER: True,
-        "schema_version": SCHEMA_VERSION,
-        "kind": system.kind,
-        "system": system.name,
-        "params": dict(system.params),
-        "state_names": list(system.state_names) if system.kind == "ode" else [layout.variable],
-        "dt": dt_stored,
-        "dt_simulated": dt_sim,
-        "solver": spec.solver or system.default_solver,
-        "seed": spec.seed,
-        "generation": dataclasses.asdict(spec),
-        "system_description": system.to_dict(),
-        "config_hash": config_hash,
-        "dynlearn_version": __version__,
-        "units": "dimensionless",
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "lyapunov_time": system.lyapunov_time,
-        COMPLETE: False,
-    }
+    attrs = generated_store_attrs(system, spec, config_hash=config_hash, dt_simulated=dt_sim,
+                                  solver=spec.solver or system.default_solver, units="dimensionless")
     make_system_step(system, dt_sim, spec.solver)  # a bad solver name fails before anything is written
 
     def build(group: zarr.Group) -> None:
@@ -231,7 +244,7 @@ def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str,
                            fill_value=np.nan, dimension_names=layout.dims,
                            attributes={"coordinates": SPLIT, "long_name": f"{system.name} {layout.variable}"})
         group.create_array(TRAJ, data=np.arange(n, dtype=np.int64), dimension_names=(TRAJ,))
-        group.create_array(TIME, data=np.arange(spec.n_steps) * dt_stored, dimension_names=(TIME,),
+        group.create_array(TIME, data=np.arange(spec.n_steps) * attrs["dt"], dimension_names=(TIME,),
                            attributes={"units": "system time units"})
         for name, values in system.coordinates().items():
             group.create_array(name, data=np.asarray(values, dtype=np.float64), dimension_names=(name,))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import time
 import warnings
 from pathlib import Path
@@ -15,16 +13,17 @@ import xarray as xr
 import zarr
 
 from .._errors import ConfigError, DataError
-from .._version import __version__
 from ..atomic import atomic_directory
+from ._cf import CF_COORD_ATTRS
 from ._datasheet import write_datasheet
-from ._schema import COMPLETE, MARKER, MASK, SCHEMA_VERSION, SPLIT, SPLITS, TIME
+from ._schema import COMPLETE, MASK, SPLIT, SPLITS, TIME
 from ._moments import Moments
 from ._store import (
     PROGRESS,
     check_reusable,
     chunk_generator,
     finalize_store,
+    generated_store_attrs,
     read_progress,
     remaining_chunks,
     write_progress,
@@ -104,7 +103,6 @@ def _load_state(group: zarr.Group, slot: int) -> dict:
 
 
 def _create_template(path: Path, river, basin, spec, config_hash: str) -> None:
-
     n = spec.n_steps
     days = pd.date_range(START_DATE, periods=n, freq="D").values
     weights = np.array([spec.n_train, spec.n_val, spec.n_test], dtype=float)
@@ -114,27 +112,20 @@ def _create_template(path: Path, river, basin, spec, config_hash: str) -> None:
         {MASK: (_GRID, basin.mask.numpy(), {"long_name": "river cells (upstream area above threshold)"}),
          "upstream_area": (_GRID, basin.upstream_area_km2.numpy(), {"units": "km2"}),
          "elevation": (_GRID, basin.elevation.numpy(), {"units": "m", "long_name": "elevation (pits filled)"})},
-        coords={TIME: (TIME, days), "lat": ("lat", basin.lat.numpy(), {"units": "degrees_north"}),
-                "lon": ("lon", basin.lon.numpy(), {"units": "degrees_east"}),
+        coords={TIME: (TIME, days, CF_COORD_ATTRS[TIME]), "lat": ("lat", basin.lat.numpy(), CF_COORD_ATTRS["lat"]),
+                "lon": ("lon", basin.lon.numpy(), CF_COORD_ATTRS["lon"]),
                 SPLIT: (TIME, split, {"flag_values": [0, 1, 2], "flag_meanings": " ".join(SPLITS)})},
     )
-    attrs = {
-        MARKER: True, "schema_version": SCHEMA_VERSION, "kind": "grid", "system": river.name,
-        "params": dict(river.params), "state_names": ["discharge"], "dt": 1.0, "dt_units": "days",
-        "dt_simulated": 1.0, "solver": river.default_solver, "seed": spec.seed,
-        "generation": dataclasses.asdict(spec), "system_description": river.to_dict(),
-        "basin": basin.to_dict(), "config_hash": config_hash, "dynlearn_version": __version__,
-        "units": "m3 s-1",
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "lyapunov_time": None, COMPLETE: False,
-    }
+    units = river.to_dict()["units"]
+    attrs = {**generated_store_attrs(river, spec, config_hash=config_hash, dt_simulated=float(river.dt),
+                                     solver=river.default_solver, units=units["discharge"]),
+             "dt_units": "days", "basin": basin.to_dict()}
     ny, nx = river.state_shape
     with atomic_directory(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr: consolidated metadata is not in the v3 spec yet
         statics.to_zarr(str(tmp), mode="w-", zarr_format=3, consolidated=False)
         group = zarr.open_group(str(tmp), mode="r+", use_consolidated=False)
         group.attrs.update(attrs)
-        units = river.to_dict()["units"]
         for name in ("discharge", *_FORCING):
             group.create_array(name, shape=(n, ny, nx), chunks=(spec.chunk_steps, ny, nx), dtype="f8",
                                fill_value=np.nan, dimension_names=(TIME, *_GRID),

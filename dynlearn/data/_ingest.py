@@ -23,17 +23,15 @@ Floating-point data keep their dtype (float32 stays float32); integers become fl
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import ConfigError, DataError
-from .._version import __version__
-from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION
-from ._store import check_reusable
 from ._ingest_write import write_store
+from ._schema import LAYOUTS
+from ._store import check_reusable, store_attrs
 
 FORMATS = ("pdebench", "well", "netcdf", "csv", "npy")
 _EXTENSIONS = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".nc": "netcdf", ".nc4": "netcdf",
@@ -158,25 +156,12 @@ def _config_hash(source: Path, spec: IngestSpec) -> str:
 
 
 def _attrs(source: Path, store_path: Path, fmt: str, spec: IngestSpec, data, config_hash: str) -> dict:
-
-    attrs = {
-        MARKER: True,
-        "schema_version": SCHEMA_VERSION,
-        "kind": data.kind,
-        "system": store_path.name.removesuffix(".zarr"),
-        "params": {},
-        "state_names": [LAYOUTS[data.kind].variable],
-        "dt_simulated": None,
-        "solver": "ingested",
-        "seed": None,
-        "lyapunov_time": None,
-        "config_hash": config_hash,
-        "dynlearn_version": __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        COMPLETE: False,
-    }
-    attrs.update(data.attrs)  # the reader's: dt, system, params, state_names, ...
-    attrs["units"] = data.units
+    """`store_attrs` of an ingested store: nothing was simulated; the reader's attrs (dt, system,
+    params, state_names, source, ...) override the defaults, and the file and options are kept."""
+    attrs = store_attrs(kind=data.kind, system=store_path.name.removesuffix(".zarr"), params={},
+                        state_names=[LAYOUTS[data.kind].variable], dt=data.attrs.get("dt"), dt_simulated=None,
+                        solver="ingested", seed=None, lyapunov_time=None, units=data.units, config_hash=config_hash)
+    attrs.update(data.attrs)
     attrs["source"] = {"path": str(source.resolve()), "format": fmt, **attrs.get("source", {})}
     attrs["ingest"] = {**dataclasses.asdict(spec), "split": list(spec.split)}
     return attrs

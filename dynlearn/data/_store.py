@@ -1,4 +1,5 @@
-"""Low-level store writing: atomic creation, a progress record, and the final commit.
+"""Low-level store writing: the attrs a store starts with, atomic creation, a progress record, and
+the final commit.
 
 Zarr's local store writes every object through a temporary file and a rename, so each chunk
 and each metadata document is replaced atomically. On top of that, a store is created whole
@@ -8,6 +9,8 @@ its consolidated metadata: readers only trust the consolidated view.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +20,43 @@ import torch
 import zarr
 
 from .._errors import DataError
+from .._version import __version__
 from ..atomic import atomic_directory
-from ._schema import COMPLETE, is_dynlearn_store
+from ._schema import COMPLETE, LAYOUTS, MARKER, SCHEMA_VERSION, is_dynlearn_store
 
 PROGRESS = "progress"
+
+
+def store_attrs(*, kind: str, system: str, params: dict, state_names: list[str], dt: float | None,
+                dt_simulated: float | None, solver: str, seed: int | None, lyapunov_time: float | None,
+                units: str, config_hash: str) -> dict:
+    """The attrs every store is created with, generated or ingested (`dynlearn.data` schema).
+
+    The schema's marker and version, what the store holds (the keyword arguments: `kind`,
+    `system`, its `params`, `state_names`, the stored `dt` and the simulated one, `solver`,
+    `seed`, `lyapunov_time`, the data's `units`), its provenance (`config_hash`, the dynlearn
+    version, the UTC creation time) and ``complete`` false until `finalize_store`.
+    """
+    return {
+        MARKER: True, "schema_version": SCHEMA_VERSION, "kind": kind, "system": system, "params": params,
+        "state_names": state_names, "dt": dt, "dt_simulated": dt_simulated, "solver": solver, "seed": seed,
+        "lyapunov_time": lyapunov_time, "units": units, "config_hash": config_hash,
+        "dynlearn_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        COMPLETE: False,
+    }
+
+
+def generated_store_attrs(system, spec, *, config_hash: str, dt_simulated: float, solver: str, units: str) -> dict:
+    """`store_attrs` of a store simulated from `system` with a `GenerationSpec`, kept whole beside
+    the system's own description (both for the datasheet and for a rerun)."""
+    kind = system.kind
+    state_names = list(system.state_names) if kind == "ode" else [LAYOUTS[kind].variable]
+    return {**store_attrs(kind=kind, system=system.name, params=dict(system.params), state_names=state_names,
+                          dt=dt_simulated * spec.save_every, dt_simulated=dt_simulated, solver=solver,
+                          seed=spec.seed, lyapunov_time=system.lyapunov_time, units=units,
+                          config_hash=config_hash),
+            "generation": dataclasses.asdict(spec), "system_description": system.to_dict()}
 
 
 def create_store_atomically(path: Path, build: Callable[[zarr.Group], None]) -> None:

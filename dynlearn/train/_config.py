@@ -16,7 +16,11 @@ class TrainerConfig:
             uniformly with replacement (there is no pass over a fixed dataset).
         batches_per_epoch, batch_size: sampling per epoch.
         seq_len: steps predicted per window (windows hold seq_len + 1 observations).
-        lr_start, lr_end: RAdam learning rate, decayed exponentially once per epoch.
+        optimizer: ``radam`` (default), ``adam`` or ``adamw``.
+        weight_decay: the optimizer's weight decay (decoupled for adamw).
+        scheduler: the per-epoch schedule from lr_start to lr_end: ``exponential`` (default),
+            ``cosine`` or ``constant`` (lr_start throughout).
+        lr_start, lr_end: the learning rate at the first epoch and (for the decaying schedules) after the last.
         grad_clip: max gradient norm (null: no clipping).
         eval_every: epochs between validation free-run scores (protocol v2); the model with the
             fewest failed runs, then the lowest pooled D_stsp, then D_H is kept (0: never, keep the last).
@@ -30,6 +34,9 @@ class TrainerConfig:
     batches_per_epoch: int = 50
     batch_size: int = 16
     seq_len: int = 200
+    optimizer: str = "radam"
+    weight_decay: float = 0.0
+    scheduler: str = "exponential"
     lr_start: float = 1e-3
     lr_end: float = 1e-5
     grad_clip: float | None = 10.0
@@ -43,6 +50,12 @@ class TrainerConfig:
         for name in ("epochs", "batches_per_epoch", "batch_size", "seq_len", "eval_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
+        if self.optimizer not in ("radam", "adam", "adamw"):
+            raise ConfigError(f"unknown trainer.optimizer {self.optimizer!r}; choose radam, adam or adamw")
+        if self.scheduler not in ("exponential", "cosine", "constant"):
+            raise ConfigError(f"unknown trainer.scheduler {self.scheduler!r}; choose exponential, cosine or constant")
+        if self.weight_decay < 0:
+            raise ConfigError(f"trainer.weight_decay must be >= 0, got {self.weight_decay}")
         if not (self.lr_start > 0 and self.lr_end > 0):
             raise ConfigError("trainer.lr_start and trainer.lr_end must be positive")
         if self.eval_every < 0:

@@ -1,4 +1,5 @@
-"""The training loop: sampled windows, RAdam with per-epoch decay, safe checkpoints, resume.
+"""The training loop for any model family: sampled windows, the configured optimizer and
+per-epoch schedule, a log of whatever the model's loss returns, safe checkpoints, resume.
 
 Every epoch ends with an atomic checkpoint that holds everything needed to continue bit for
 bit (model, optimizer, scheduler, the torch and NumPy RNG states, the best model so far and
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from ..data import WindowDataset
 from ..models import AbstractModel
 from ._checkpoint import load_checkpoint
 from ._config import TrainerConfig
+from ._optim import make_optimizer, make_scheduler
 from ._scoring import Judge
 
 # Columns of train_log.csv around whatever the model's `loss` returns (its keys in the first epoch).
@@ -80,22 +82,37 @@ def fit(
             the last good epoch.
     """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    optimizer = torch.optim.RAdam(model.parameters(), lr=config.lr_start)
-    gamma = math.exp(math.log(config.lr_end / config.lr_start) / config.epochs)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+    optimizer = make_optimizer(model.parameters(), config)
     # The torch RNG (input noise, dropout) is seeded inside a fork, so the caller's global state
     # is left as it was, and its state is checkpointed for an exact resume.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _fit(model, optimizer, scheduler, train_data, validation, config, checkpoint_dir,
-                    np.random.default_rng(seed), resume, metadata or {})
+        job = _Job(model, optimizer, make_scheduler(optimizer, config), train_data, validation, config,
+                   checkpoint_dir, np.random.default_rng(seed), metadata or {})
+        return _fit(job, resume=resume)
 
 
-def _fit(model, optimizer, scheduler, train_data, validation, config, checkpoint_dir, rng, resume,
-         metadata) -> TrainResult:
+@dataclass
+class _Job:
+    """Everything one training run works with (what `fit` was given, and built from it)."""
+
+    model: AbstractModel
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    data: WindowDataset
+    validation: Judge | None
+    config: TrainerConfig
+    checkpoint_dir: Path
+    rng: np.random.Generator  # window sampling
+    metadata: dict = field(default_factory=dict)
+
+
+def _fit(job: _Job, *, resume: bool) -> TrainResult:
+    model, optimizer, config, checkpoint_dir = job.model, job.optimizer, job.config, job.checkpoint_dir
+    validation = job.validation
     state = _TrainingState(best_model=None, best_score=None, best_epoch=0, epoch=0)
     if resume and (checkpoint_dir / "last.pt").exists():  # killed before its first epoch: start over
-        state = _restore(checkpoint_dir / "last.pt", model, optimizer, scheduler, rng)
+        state = _restore(checkpoint_dir / "last.pt", job)
     log = _CsvLog(checkpoint_dir / "train_log.csv", keep_through_epoch=state.epoch)
     started = time.monotonic()
     epochs = range(state.epoch, config.epochs)
@@ -107,8 +124,8 @@ def _fit(model, optimizer, scheduler, train_data, validation, config, checkpoint
     stopped = False
     for epoch in epochs:
         t0 = time.monotonic()
-        sums = _run_epoch(model, optimizer, train_data, config, rng, epoch, checkpoint_dir)
-        scheduler.step()
+        sums = _run_epoch(job, epoch)
+        job.scheduler.step()
         row = {"epoch": epoch + 1, **sums, "lr": optimizer.param_groups[0]["lr"]}
         if validation is not None and config.eval_every and (epoch + 1) % config.eval_every == 0:
             score = validation.score(model)
@@ -119,7 +136,7 @@ def _fit(model, optimizer, scheduler, train_data, validation, config, checkpoint
                 state.best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
         row["seconds"] = time.monotonic() - t0
         state.epoch = epoch + 1
-        _save(checkpoint_dir, model, optimizer, scheduler, rng, state, metadata)
+        _save(job, state)
         log.write(row)
         if config.progress:
             epochs.set_postfix(loss=f"{row['loss']:.4g}", lr=f"{row['lr']:.2g}")
@@ -129,7 +146,7 @@ def _fit(model, optimizer, scheduler, train_data, validation, config, checkpoint
     if state.best_model is None:  # never scored: the last model is the one to keep
         state.best_epoch = state.epoch
         atomic_torch_save(model.state_dict(), checkpoint_dir / "best.pt")
-        _write_meta(checkpoint_dir / "best.json", metadata, state.epoch, None)
+        _write_meta(checkpoint_dir / "best.json", job.metadata, state.epoch, None)
     return TrainResult(state.epoch, stopped, state.best_score, state.best_epoch)
 
 
@@ -141,12 +158,12 @@ class _TrainingState:
     epoch: int
 
 
-def _run_epoch(model, optimizer, data: WindowDataset, config: TrainerConfig,
-               rng: np.random.Generator, epoch: int, checkpoint_dir: Path) -> dict[str, float]:
+def _run_epoch(job: _Job, epoch: int) -> dict[str, float]:
+    model, optimizer, data, config, checkpoint_dir = job.model, job.optimizer, job.data, job.config, job.checkpoint_dir
     model.train()
     sums: dict[str, float] = {}
     for _ in range(config.batches_per_epoch):
-        batch = data.batch(rng.integers(0, len(data), size=config.batch_size))
+        batch = data.batch(job.rng.integers(0, len(data), size=config.batch_size))
         dtype = next(model.parameters()).dtype
         batch = {k: v.to(dtype) if v.is_floating_point() else v for k, v in batch.items()}
         out = model.loss(batch)
@@ -170,16 +187,17 @@ def _run_epoch(model, optimizer, data: WindowDataset, config: TrainerConfig,
     return sums
 
 
-def _save(checkpoint_dir, model, optimizer, scheduler, rng, state: _TrainingState, metadata: dict) -> None:
+def _save(job: _Job, state: _TrainingState) -> None:
+    checkpoint_dir, metadata = job.checkpoint_dir, job.metadata
     if state.best_model is not None and state.best_epoch == state.epoch:
         atomic_torch_save(state.best_model, checkpoint_dir / "best.pt")
         _write_meta(checkpoint_dir / "best.json", metadata, state.best_epoch, state.best_score)
     atomic_torch_save({
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
+        "model": job.model.state_dict(),
+        "optimizer": job.optimizer.state_dict(),
+        "scheduler": job.scheduler.state_dict(),
         "torch_rng": torch.get_rng_state(),
-        "numpy_rng": rng.bit_generator.state,
+        "numpy_rng": job.rng.bit_generator.state,
         "epoch": state.epoch,
         "best_model": state.best_model,
         "best_score": list(state.best_score) if state.best_score is not None else None,
@@ -194,13 +212,13 @@ def _write_meta(path: Path, metadata: dict, epoch: int, score) -> None:
                        if score is not None else None}, path)
 
 
-def _restore(path: Path, model, optimizer, scheduler, rng: np.random.Generator) -> _TrainingState:
+def _restore(path: Path, job: _Job) -> _TrainingState:
     ckpt = load_checkpoint(path)
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    scheduler.load_state_dict(ckpt["scheduler"])
+    job.model.load_state_dict(ckpt["model"])
+    job.optimizer.load_state_dict(ckpt["optimizer"])
+    job.scheduler.load_state_dict(ckpt["scheduler"])
     torch.set_rng_state(ckpt["torch_rng"])
-    rng.bit_generator.state = ckpt["numpy_rng"]
+    job.rng.bit_generator.state = ckpt["numpy_rng"]
     score = tuple(ckpt["best_score"]) if ckpt["best_score"] is not None else None
     return _TrainingState(ckpt["best_model"], score, ckpt["best_epoch"], ckpt["epoch"])
 

@@ -70,3 +70,35 @@ def test_resume_after_a_mid_epoch_stop_matches_uninterrupted(train_data, tmp_pat
     fit(resumed, train_data, None, CONFIG, tmp_path / "b", seed=7, resume=True)
     for key, value in straight.state_dict().items():
         assert torch.equal(resumed.state_dict()[key], value), key
+
+
+@pytest.mark.parametrize("schedule", ["exponential", "cosine", "constant"])
+def test_the_configured_schedule_gives_its_closed_form_learning_rates(schedule, train_data, tmp_path):
+    import csv
+    import dataclasses
+    import math
+
+    config = dataclasses.replace(CONFIG, scheduler=schedule, optimizer="adamw", weight_decay=0.01,
+                                 lr_start=1e-2, lr_end=1e-4)
+    fit(_model(), train_data, None, config, tmp_path)
+    with (tmp_path / "train_log.csv").open() as f:
+        lrs = [float(row["lr"]) for row in csv.DictReader(f)]
+    e, a, b = config.epochs, config.lr_start, config.lr_end
+    expected = {"exponential": [a * (b / a) ** (k / e) for k in range(1, e + 1)],
+                "cosine": [b + (a - b) * (1 + math.cos(math.pi * k / e)) / 2 for k in range(1, e + 1)],
+                "constant": [a] * e}[schedule]
+    assert lrs == pytest.approx(expected, rel=1e-9)
+    assert lrs[-1] == pytest.approx(a if schedule == "constant" else b, rel=1e-9)
+    groups = load_checkpoint(tmp_path / "last.pt")["optimizer"]["param_groups"]
+    assert groups[0]["weight_decay"] == 0.01 and groups[0]["decoupled_weight_decay"] is True  # AdamW
+
+
+def test_unknown_optimizer_or_schedule_is_a_config_error():
+    import dataclasses
+
+    from dynlearn import ConfigError
+
+    with pytest.raises(ConfigError, match="trainer.optimizer 'sgdd'"):
+        dataclasses.replace(CONFIG, optimizer="sgdd")
+    with pytest.raises(ConfigError, match="trainer.scheduler 'linear'"):
+        dataclasses.replace(CONFIG, scheduler="linear")
