@@ -1,5 +1,8 @@
 """Stores (Zarr), their schema and validation, generation and ingest into them, windowed datasets, delay embedding."""
 
+from ._cases import EvalCases as EvalCases
+from ._cases import evaluation_cases as evaluation_cases
+from ._cases import floor_cases as floor_cases
 from ._dataset import WindowDataset as WindowDataset
 from ._delay import choose_embedding as choose_embedding
 from ._delay import delay_embed as delay_embed
@@ -15,6 +18,10 @@ from ._netcdf import read_glofas_netcdf as read_glofas_netcdf
 from ._netcdf import write_glofas_netcdf as write_glofas_netcdf
 from ._normalization import Normalizer as Normalizer
 from ._schema import SCHEMA_VERSION as SCHEMA_VERSION
+from ._schema import TIME as TIME
+from ._schema import TRAJ as TRAJ
+from ._schema import Layout as Layout
+from ._schema import layout_of as layout_of
 from ._schema import open_store as open_store
 from ._schema import split_indices as split_indices
 from ._schema import validate as validate

@@ -2,7 +2,8 @@
 
 With ``G_{c+1}`` the gradient of the state entering chunk c + 1 and ``Λ_c`` the within-chunk
 cumsum at the chunk's end: the gate backward, a reverse state pass, then dx/ddt/dcum, dC and dB
-for the rows of one (batch, chunk, head) per program.
+for the rows of one (batch, chunk, head) per program. Sizes, indices and tile names as in
+`_ssd_kernels.py` (L, H, G, NC, Q, P, N; b, c, h, g; t written rows, s read rows; BT/BP/BN tiles).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ def _ssd_gate_bwd_kernel(dout_ptr, x_ptr, z_ptr, y_ptr, d_ptr, dy_ptr, dz_ptr, d
                          HAS_D: tl.constexpr, D_PER_CHANNEL: tl.constexpr, HAS_Z: tl.constexpr,
                          BR: tl.constexpr, BP: tl.constexpr, ACC: tl.constexpr):
     """Through out = (y + D x) · silu(z): dy = dout · silu(z), dz, and per-tile partials of dD."""
+    # grid: (row tiles of the flattened (batch, L), H); a program holds all P channels of BR rows
     pid = tl.program_id(0)
     h = tl.program_id(1)
     offs_r = pid * BR + tl.arange(0, BR)  # rows of the flattened (batch, L)
@@ -52,6 +54,7 @@ def _ssd_state_passing_bwd_kernel(dsl_ptr, cum_ptr, states_ptr, dfinal_ptr, dst_
                                   BLOCK: tl.constexpr, ACC: tl.constexpr):
     """Reverse pass: dst[b,c] = G_{c+1}; G_c = dS_c + exp(Λ_c) G_{c+1}; partials of
     <G_{c+1}, S_{c+1}> per block."""
+    # grid: (batch·H, blocks of the flattened P·N state), serial over the chunks from the last
     pid = tl.program_id(0)
     nblk = tl.num_programs(1)
     b, h = pid // H, pid % H
@@ -82,6 +85,7 @@ def _ssd_bwd_dx_kernel(x_ptr, dt_ptr, cum_ptr, b_ptr, c_ptr, dy_ptr, y_ptr, dst_
     """Rows s: acc_s = exp(Λ−cum_s) G_{c+1} B_s + Σ_{t≥s} (C_t·B_s) exp(cum_t−cum_s) dy_t;
     dx_s = dt_s acc_s (+ D dy_s), ddt_s = x_s·acc_s, dcum_s = dy_s·y_s − x_s·dt_s acc_s
     (partials per P tile)."""
+    # grid: (batch·NC·H, source-row tiles s, P tiles); targets t ≥ s of the same chunk are read
     pid = tl.program_id(0)
     b, c, h = pid // (NC * H), (pid // H) % NC, pid % H
     g = h // HPG
@@ -144,6 +148,7 @@ def _ssd_bwd_dc_kernel(x_ptr, dt_ptr, cum_ptr, b_ptr, dy_ptr, states_ptr, dc_ptr
                        ACC: tl.constexpr, DOT: tl.constexpr):
     """Per head, rows t:
     dC_t = exp(cum_t) S_cᵀ dy_t + Σ_{s≤t} (dy_t·x_s) exp(cum_t−cum_s) dt_s B_s."""
+    # grid: (batch·NC·H, row tiles t, N tiles); heads of a group write separate dC, summed outside
     pid = tl.program_id(0)
     b, c, h = pid // (NC * H), (pid // H) % NC, pid % H
     g = h // HPG
@@ -196,6 +201,7 @@ def _ssd_bwd_db_kernel(x_ptr, dt_ptr, cum_ptr, c_ptr, dy_ptr, dst_ptr, db_ptr, L
                        ACC: tl.constexpr, DOT: tl.constexpr):
     """Per head, rows s:
     dB_s = dt_s [exp(Λ−cum_s) G_{c+1}ᵀ x_s + Σ_{t≥s} (x_s·dy_t) exp(cum_t−cum_s) C_t]."""
+    # grid: (batch·NC·H, row tiles s, N tiles); heads of a group write separate dB, summed outside
     pid = tl.program_id(0)
     b, c, h = pid // (NC * H), (pid // H) % NC, pid % H
     g = h // HPG
