@@ -55,7 +55,16 @@ def test_split_by_contiguous_periods_and_train_statistics(store):
 def test_windows_stay_inside_their_period(store):
     val = WindowDataset(store, "val", window=4, normalize=False, dtype=torch.float64)
     assert val.segments == [(-1, 42, 51)] and len(val) == 9 - 4 + 1
-    np.testing.assert_array_equal(val[5]["x"].numpy(), validate(store)["discharge"].values[47:51])
+    ds = validate(store)
+    item = val[5]
+    # x with its one channel, u the forcing channels (sorted by name) at the same days, and where from
+    np.testing.assert_array_equal(item["x"].numpy(), ds["discharge"].values[47:51, None])
+    np.testing.assert_array_equal(item["u"].numpy(), np.stack(
+        [ds["evapotranspiration"].values[47:51], ds["precipitation"].values[47:51]], axis=1))
+    assert item["index"].tolist() == [-1, 47]
+    flat = WindowDataset(store, "val", window=4, layout="vector", normalize=False, dtype=torch.float64)[5]
+    np.testing.assert_array_equal(flat["x"].numpy(), ds["discharge"].values[47:51].reshape(4, -1))
+    assert flat["u"].shape == (4, 2 * 12 * 10)
     with pytest.raises(ValueError, match="shorter window"):
         WindowDataset(store, "test", window=10)
 
