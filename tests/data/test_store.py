@@ -56,8 +56,11 @@ def test_windows_never_cross_trajectories(store):
     for index in (0, 850, 851, len(data) - 1):
         traj, start = data.locate(index)
         np.testing.assert_array_equal(data[index]["x"].numpy(), raw[traj, start:start + 50])
-    batch = data.batch(np.array([0, 851, len(data) - 1]))["x"].numpy()
-    np.testing.assert_array_equal(batch[1], raw[1, 0:50])
+        assert data[index]["index"].tolist() == [traj, start]
+    batch = data.batch(np.array([0, 851, len(data) - 1]))
+    np.testing.assert_array_equal(batch["x"].numpy()[1], raw[1, 0:50])
+    assert batch["u"].shape == (3, 50, 0)  # an ODE store has no forcing: zero channels, same time axis
+    assert batch["index"].tolist() == [[0, 0], [1, 0], [2, 850]]
 
 
 def test_normalized_windows_use_train_statistics(store):
