@@ -1,7 +1,7 @@
 """Kuramoto–Sivashinsky ensembles: dynlearn's batched torch ETDRK4 against a plain NumPy loop.
 
 L = 22, N = 64, ETDRK4 at dt = 0.25, float64, every step saved in physical space. Ours is
-`KuramotoSivashinsky` + `make_ks_step` + `rollout`, batched over `--n-traj` trajectories (eager:
+`KuramotoSivashinsky` + `make_etdrk4_step` + `rollout`, batched over `--n-traj` trajectories (eager:
 `rollout(..., fuse=k)` compiles, but Inductor does not generate code for complex tensors, so it
 only adds compile time; `--compiled` measures it anyway). The reference is the textbook loop of
 Kassam & Trefethen (2005), written here with `numpy.fft.rfft/irfft` and their contour-integral
@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-from dynlearn.solvers import make_ks_step, rollout
+from dynlearn.solvers import make_etdrk4_step, rollout
 from dynlearn.solvers._etdrk4 import _etdrk4_coefficients
 from dynlearn.systems import KuramotoSivashinsky
 
@@ -126,7 +126,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     system = KuramotoSivashinsky()
     L, n, dt = system.params["L"], system.dim, system.dt
-    step = make_ks_step(system)
+    step = make_etdrk4_step(system)
     print(f"# KS L={L:g}, N={n}, ETDRK4 dt={dt}, float64, {args.n_traj} x {args.n_steps} steps")
     print(f"# torch {torch.__version__}, numpy {np.__version__}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cpus, torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}")

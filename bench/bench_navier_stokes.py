@@ -27,7 +27,7 @@ import time
 import numpy as np
 import torch
 
-from dynlearn.solvers._imex import make_ns_step
+from dynlearn.solvers import make_imex_cn_heun_step
 from dynlearn.systems._navier_stokes import NavierStokes2D
 
 FFTS_PER_STEP = 10
@@ -87,7 +87,7 @@ def best_times(fns, repeats: int) -> list[float]:
 def measure(n: int, n_traj: int, steps: int, numpy_steps: int, repeats: int) -> dict[str, float]:
     system = NavierStokes2D.fno(1e-3, n)
     w0 = system.sample_initial_conditions(n_traj, torch.Generator().manual_seed(0))
-    step = make_ns_step(system)
+    step = make_imex_cn_heun_step(system)
     y, x = system.x[:, None].numpy(), system.x[None, :].numpy()
     forcing = 0.1 * (np.sin(2 * np.pi * (x + y)) + np.cos(2 * np.pi * (x + y)))
     np_step = numpy_step_factory(n, 1.0, 1e-3, 0.0, forcing, system.dt)

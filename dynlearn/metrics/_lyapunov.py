@@ -17,7 +17,7 @@ from torch import Tensor
 from dynlearn._errors import ConfigError
 
 if TYPE_CHECKING:
-    from dynlearn.systems import AbstractSystem
+    from dynlearn.systems import ODE
 
 Step = Callable[[Tensor], Tensor]
 TangentStep = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
@@ -115,7 +115,7 @@ def lyapunov_spectrum(
 
 
 def system_lyapunov_spectrum(
-    system: AbstractSystem,
+    system: ODE,
     n_ics: int,
     time: float,
     *,
@@ -132,7 +132,7 @@ def system_lyapunov_spectrum(
     result is the spectrum of the discretized flow, within O(dt^4) of the flow's.
 
     Args:
-        system: the system.
+        system: the system (an `ODE`: the tangent map needs its dense Jacobian).
         n_ics: number of orbits B, run as one batch.
         time: averaging time per orbit (time units).
         generator: draws the initial conditions and tangent vectors.

@@ -1,9 +1,9 @@
 """Time steppers as data plus one rollout: explicit Runge–Kutta, fused/compiled blocks, Dopri5."""
 
 from dynlearn.solvers._adaptive import ADAPTIVE_METHODS, solve_adaptive
-from dynlearn.solvers._etdrk4 import make_etdrk4_step, make_ks_step
+from dynlearn.solvers._etdrk4 import make_etdrk4_step, make_etdrk4_step_from_terms
 from dynlearn.solvers._fused import FusedSteps
-from dynlearn.solvers._imex import make_cn_heun_step, make_ns_step
+from dynlearn.solvers._imex import make_cn_heun_step_from_terms, make_imex_cn_heun_step
 from dynlearn.solvers._rk import (
     get_tableau,
     make_step,
@@ -26,10 +26,10 @@ __all__ = [
     "ButcherTableau",
     "FusedSteps",
     "get_tableau",
-    "make_cn_heun_step",
+    "make_cn_heun_step_from_terms",
     "make_etdrk4_step",
-    "make_ks_step",
-    "make_ns_step",
+    "make_etdrk4_step_from_terms",
+    "make_imex_cn_heun_step",
     "make_step",
     "make_step_jacobian",
     "make_system_step",

@@ -32,7 +32,7 @@ def solve_adaptive(
     the solver's operations).
 
     Args:
-        system: anything with ``rhs(t, x)``, e.g. a `dynlearn.systems.AbstractSystem`.
+        system: anything with ``rhs(t, x)``, e.g. a `dynlearn.systems.ODE`.
         x0: initial states at ``t[0]``, (..., D).
         t: strictly monotonic output times (T,).
         rtol: relative tolerance.

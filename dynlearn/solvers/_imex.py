@@ -9,26 +9,17 @@ advection only. This is the scheme of the FNO Navier–Stokes data generator (Li
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 import torch
 from torch import Tensor
+
+from dynlearn.solvers._spectral import HasSpectralTerms
 
 Step = Callable[[Tensor], Tensor]
 Explicit = Callable[[float, Tensor], Tensor]
 
 
-class HasIMEXTerms(Protocol):
-    """What `make_ns_step` needs from a system (see `dynlearn.systems.NavierStokes2D`)."""
-
-    dt: float
-    n: int
-    linear: Tensor
-
-    def explicit(self, t: float, w_hat: Tensor) -> Tensor: ...
-
-
-def make_cn_heun_step(
+def make_cn_heun_step_from_terms(
     linear: Tensor, explicit: Explicit, dt: float
 ) -> Callable[[float, Tensor], Tensor]:
     """One IMEX Crank–Nicolson / Heun step of v̂' = L v̂ + F(t, v̂), in Fourier space.
@@ -64,26 +55,25 @@ def make_cn_heun_step(
     return step
 
 
-def make_ns_step(system: HasIMEXTerms, dt: float | None = None) -> Step:
-    """The IMEX CN/Heun map ω(t) -> ω(t + dt) of a real periodic 2-D field, in physical space.
+def make_imex_cn_heun_step(system: HasSpectralTerms, dt: float | None = None) -> Step:
+    """The IMEX CN/Heun map u(t) -> u(t + dt) of a real periodic field, in physical space.
 
-    Second order in dt; stable up to a CFL number of about 0.5 (see
+    Second order in dt; stable up to a CFL number of about 0.5 for advection (see
     `NavierStokes2D.cfl_dt`), unconditionally in the viscosity and drag. Plugs into
-    per-step loops; the state keeps its (..., n, n) shape (index order y, x).
+    per-step loops; the state keeps its shape (for NS (..., n, n), index order y, x).
 
     Args:
-        system: provides ``linear`` (n, n//2+1), ``explicit(t, w_hat)`` and the grid size
-            ``n``, e.g. a `dynlearn.systems.NavierStokes2D`.
+        system: a `dynlearn.systems.SpectralPDE` (e.g. `NavierStokes2D`): its ``linear`` L̂
+            is treated by Crank–Nicolson, its ``explicit`` terms N(û) + f̂ by Heun.
         dt: step size; defaults to ``system.dt``.
 
     Returns:
-        ``step(w) -> w_next``, (..., n, n) -> (..., n, n), differentiable.
+        ``step(u) -> u_next``, (..., *state_shape) -> (..., *state_shape), differentiable.
     """
     h = system.dt if dt is None else dt
-    fourier_step = make_cn_heun_step(system.linear, system.explicit, h)
-    n = system.n
+    fourier_step = make_cn_heun_step_from_terms(system.linear, system.explicit, h)
 
-    def step(w: Tensor) -> Tensor:
-        return torch.fft.irfft2(fourier_step(0.0, torch.fft.rfft2(w)), s=(n, n))
+    def step(u: Tensor) -> Tensor:
+        return system.to_physical(fourier_step(0.0, system.to_fourier(u)))
 
     return step

@@ -19,7 +19,7 @@ TangentStep = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
 class HasVectorField(Protocol):
-    """What the solvers need from a system (see `dynlearn.systems.AbstractSystem`)."""
+    """What the solvers need from a system (see `dynlearn.systems.ODE`)."""
 
     dt: float
 
@@ -100,7 +100,7 @@ def make_step(system: HasVectorField, dt: float | None = None, method: str = "rk
     """The one-step map x(t) -> x(t + dt) of an autonomous system.
 
     Args:
-        system: anything with ``rhs(t, x)``, e.g. a `dynlearn.systems.AbstractSystem`.
+        system: anything with ``rhs(t, x)``, e.g. a `dynlearn.systems.ODE`.
         dt: step size; defaults to ``system.dt``.
         method: a key of `TABLEAUX` ("euler", "heun", "rk4", "rk38").
 

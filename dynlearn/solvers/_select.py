@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from dynlearn._errors import ConfigError
-from dynlearn.solvers._etdrk4 import Step, make_ks_step
-from dynlearn.solvers._imex import make_ns_step
+from dynlearn.solvers._etdrk4 import Step, make_etdrk4_step
+from dynlearn.solvers._imex import make_imex_cn_heun_step
 from dynlearn.solvers._rk import make_step
 from dynlearn.solvers._tableau import TABLEAUX
 
 # Steppers of stiff (field) systems, by the name systems give as their `default_solver`.
-_FIELD_STEPPERS = {"etdrk4": make_ks_step, "imex_cn_heun": make_ns_step}
+_FIELD_STEPPERS = {"etdrk4": make_etdrk4_step, "imex_cn_heun": make_imex_cn_heun_step}
 
 
 def make_system_step(system, dt: float | None = None, method: str | None = None) -> Step:
     """The one-step map of `system` with the named solver (default: the system's own).
 
     Args:
-        system: an `AbstractSystem`; fields (``system.kind != "ode"``) need their own stepper.
+        system: an `EvolutionEquation`; fields (``system.kind != "ode"``) need their own stepper.
         dt: step size (defaults to ``system.dt``).
         method: a Runge–Kutta tableau name (ODEs), or the field system's solver name.
 

@@ -1,6 +1,6 @@
 """Simulated dynamical systems (ground truth): a catalogue of ODEs bound to their equations."""
 
-from dynlearn.systems._base import AbstractSystem
+from dynlearn.systems._base import ODE, AbstractSystem, EvolutionEquation, SpectralPDE
 from dynlearn.systems._catalog import list_ode_systems, load_catalog, make_ode_system
 from dynlearn.systems._ks import KuramotoSivashinsky
 from dynlearn.systems._navier_stokes import NavierStokes2D
@@ -16,16 +16,19 @@ from dynlearn.systems.river import RiverBasin, RiverConfig, RiverSystem, simulat
 __all__ = [
     "AbstractSystem",
     "ComputedLyapunov",
+    "EvolutionEquation",
     "FIELD_SYSTEMS",
     "GRID_SYSTEMS",
     "KuramotoSivashinsky",
     "NavierStokes2D",
+    "ODE",
     "ODESystem",
     "RiverBasin",
     "RiverConfig",
     "RiverSystem",
     "SDESystem",
     "Screening",
+    "SpectralPDE",
     "SystemSpec",
     "add_observation_noise",
     "list_ode_systems",

@@ -1,4 +1,14 @@
-"""The one interface every simulated system implements."""
+"""The interfaces of simulated systems: one base every system satisfies, then ODEs and PDEs.
+
+    AbstractSystem        every system: name, dt, kind, params, equations, store description
+    └── EvolutionEquation   dx/dt = f(t, x) on the stored state, with an initial-condition sampler
+        ├── ODE               + a dense analytic Jacobian (catalogue ODEs)
+        └── SpectralPDE       + diagonal linear and nonlinear Fourier terms, jvp/vjp (KS, NS)
+
+The river basin is an `AbstractSystem` but no `EvolutionEquation`: its stored discharge is an
+output of hidden stores (soil, channels, rain field), not a state with a vector field, so it
+has no `rhs` and no sampler of states; the generation spins up its hidden state itself.
+"""
 
 from __future__ import annotations
 
@@ -14,37 +24,39 @@ from torch import Tensor
 class AbstractSystem(abc.ABC):
     """A simulated dynamical system: ground truth that learned models are judged against.
 
-    Concrete systems are small final classes. Solvers only need `rhs` (and `jacobian` for
-    tangent dynamics), so anything implementing this interface can be stepped, rolled out and
-    given Lyapunov exponents. States are batched over leading dimensions: x has shape (..., D).
+    Concrete systems are small final classes. States are batched over leading dimensions:
+    x has shape (..., *state_shape).
 
     Attributes:
         name: catalogue name, e.g. ``"lorenz63"``.
-        dim: state dimension D.
+        dim: degrees of freedom D of one state (the product of `state_shape`).
         params: parameter values by name (read-only; JSON scalars).
         dt: the simulation time step (time units).
-        lyapunov_time: 1/λ1 in time units when known for these parameters, else None.
-        state_names: D names of the state variables.
+        state_names: names of the state variables: D for ODEs, the field variable for fields.
+        kind: the store layout its trajectories take (a key of dynlearn.data's LAYOUTS).
+        default_solver: the solver that steps it unless the config names another.
+        challenges: what makes it hard to learn, for its datasets' datasheets.
     """
 
     name: str
     dim: int
-    params: Mapping[str, float | int]
+    params: Mapping[str, Any]
     dt: float
-    lyapunov_time: float | None
     state_names: tuple[str, ...]
-    # The store layout its trajectories take (a key of dynlearn.data's LAYOUTS) and the solver
-    # that steps it unless the config names another.
     kind: str = "ode"
     default_solver: str = "rk4"
-    # What makes this system hard to learn, for its datasets' datasheets.
     challenges: str = ("chaotic: nearby states separate at the rate λ1, so pointwise forecasts fail "
                        "after a few Lyapunov times; judge models on the attractor's invariants")
 
     @property
+    @abc.abstractmethod
     def equations(self) -> str:
-        """The governing equations in one line (the class docstring's summary by default)."""
-        return (type(self).__doc__ or self.name).strip().splitlines()[0]
+        """The governing equations in one line of plain Unicode math, for datasheets."""
+
+    @property
+    @abc.abstractmethod
+    def lyapunov_time(self) -> float | None:
+        """1/λ1 in time units when known for these parameters, else None."""
 
     @property
     def state_shape(self) -> tuple[int, ...]:
@@ -56,26 +68,26 @@ class AbstractSystem(abc.ABC):
         return {}
 
     @abc.abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable description (name, parameters, dt, ...) for stores and runs."""
+
+
+class EvolutionEquation(AbstractSystem):
+    """A system whose stored state x evolves by dx/dt = f(t, x): an ODE or a discretized PDE.
+
+    Anything implementing this can be stepped, rolled out and given Lyapunov exponents.
+    """
+
+    @abc.abstractmethod
     def rhs(self, t: Tensor | float, x: Tensor) -> Tensor:
         """The vector field dx/dt = f(t, x).
 
         Args:
-            t: time, a float or a tensor broadcastable against x[..., 0].
-            x: states (..., D).
+            t: time, a float or a tensor broadcastable against the batch dims of x.
+            x: states (..., *state_shape).
 
         Returns:
-            dx/dt, (..., D).
-        """
-
-    @abc.abstractmethod
-    def jacobian(self, x: Tensor) -> Tensor:
-        """The analytic Jacobian of `rhs` with respect to x (autonomous systems).
-
-        Args:
-            x: states (..., D).
-
-        Returns:
-            J[..., i, j] = ∂f_i/∂x_j, (..., D, D).
+            dx/dt, (..., *state_shape).
         """
 
     @abc.abstractmethod
@@ -99,9 +111,103 @@ class AbstractSystem(abc.ABC):
             device: device of the result.
 
         Returns:
-            States (n, D).
+            States (n, *state_shape).
         """
 
+
+class ODE(EvolutionEquation):
+    """An ODE on R^D with an analytic Jacobian, for exact tangent dynamics (Lyapunov spectra)."""
+
     @abc.abstractmethod
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable description (name, parameters, dt, ...) for stores and runs."""
+    def jacobian(self, x: Tensor) -> Tensor:
+        """The analytic Jacobian of `rhs` with respect to x (autonomous systems).
+
+        Args:
+            x: states (..., D).
+
+        Returns:
+            J[..., i, j] = ∂f_i/∂x_j, (..., D, D).
+        """
+
+
+class SpectralPDE(EvolutionEquation):
+    """A periodic field u_t = L u + N(u) + f, pseudo-spectral: the terms act on real-FFT modes.
+
+    Subclasses give the diagonal linear operator `linear`, the nonlinear term `nonlinear` and,
+    if forced, a time-independent `forcing_hat`; `rhs`, `jvp` and `vjp` follow. Its steppers
+    (`dynlearn.solvers.make_etdrk4_step`, `make_imex_cn_heun_step`) treat L implicitly or
+    exactly and the rest explicitly. With D = n_points² degrees of freedom a dense Jacobian is
+    not formed: tangent dynamics use Jacobian-vector products.
+
+    Attributes:
+        linear: eigenvalues L̂ of the linear operator, real, (*modes_shape) (see `to_fourier`).
+        forcing_hat: f̂, complex, (*modes_shape); None for an unforced system.
+    """
+
+    linear: Tensor
+    forcing_hat: Tensor | None = None
+
+    @abc.abstractmethod
+    def nonlinear(self, u_hat: Tensor) -> Tensor:
+        """The nonlinear term N(û) in Fourier space.
+
+        Args:
+            u_hat: real-FFT coefficients (..., *modes_shape), complex.
+
+        Returns:
+            (..., *modes_shape), complex.
+        """
+
+    def to_fourier(self, x: Tensor) -> Tensor:
+        """Real FFT over the state dims: (..., *state_shape) -> (..., *modes_shape), complex.
+
+        modes_shape is state_shape with its last entry N replaced by N // 2 + 1.
+        """
+        return torch.fft.rfftn(x, dim=self._fourier_dims)
+
+    def to_physical(self, u_hat: Tensor) -> Tensor:
+        """The inverse of `to_fourier`: (..., *modes_shape) -> (..., *state_shape), real."""
+        return torch.fft.irfftn(u_hat, s=self.state_shape, dim=self._fourier_dims)
+
+    def explicit(self, t: float, u_hat: Tensor) -> Tensor:
+        """The explicitly stepped terms N(û) + f̂, (..., *modes_shape) (t unused: f is steady)."""
+        n_hat = self.nonlinear(u_hat)
+        if self.forcing_hat is None:
+            return n_hat
+        return n_hat + self.forcing_hat.to(u_hat.device, u_hat.dtype)
+
+    def rhs(self, t: Tensor | float, x: Tensor) -> Tensor:
+        u_hat = self.to_fourier(x)
+        linear = self.linear.to(u_hat.device, u_hat.real.dtype)
+        return self.to_physical(linear * u_hat + self.explicit(0.0, u_hat))
+
+    def jvp(self, x: Tensor, v: Tensor) -> Tensor:
+        """The Jacobian of `rhs` at x applied to v: J(x) v, by forward-mode autodiff.
+
+        Args:
+            x: states (..., *state_shape).
+            v: tangent vectors, the same shape.
+
+        Returns:
+            J(x) v, (..., *state_shape).
+        """
+        return torch.func.jvp(self._autonomous_rhs, (x,), (v,))[1]
+
+    def vjp(self, x: Tensor, w: Tensor) -> Tensor:
+        """The transposed Jacobian of `rhs` at x applied to w: J(x)ᵀ w, by reverse-mode autodiff.
+
+        Args:
+            x: states (..., *state_shape).
+            w: cotangent vectors, the same shape.
+
+        Returns:
+            J(x)ᵀ w, (..., *state_shape).
+        """
+        return torch.func.vjp(self._autonomous_rhs, x)[1](w)[0]
+
+    def _autonomous_rhs(self, x: Tensor) -> Tensor:
+        return self.rhs(0.0, x)
+
+    @property
+    def _fourier_dims(self) -> tuple[int, ...]:
+        return tuple(range(-len(self.state_shape), 0))

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from dynlearn._errors import ConfigError
-from dynlearn.solvers import make_ks_step, spin_up
-from dynlearn.systems._base import AbstractSystem
+from dynlearn.solvers import make_etdrk4_step, spin_up
+from dynlearn.systems._base import SpectralPDE
 
 # λ1 by domain length: 0.048 at L = 22 (Cvitanović, Davidchack & Siminos 2010), 0.094 at
 # L = 100 (Vlachas et al. 2020), about 0.1 at L = 200 (Pathak et al. 2018).
@@ -24,13 +24,13 @@ _CITATION = (
 
 
 @final
-class KuramotoSivashinsky(AbstractSystem):
+class KuramotoSivashinsky(SpectralPDE):
     """u_t = −u u_x − u_xx − u_xxxx on a periodic domain [0, L), N grid points.
 
     Pseudo-spectral: with k = 2πn/L (real-FFT modes n = 0..N/2), the linear operator is
     L̂ = k² − k⁴ and the nonlinear term N(û) = −(ik/2)·rfft(u²). The state is the field in
     physical space at x_j = jL/N, u (..., N) float64. Explicit RK is unstable at useful dt
-    (|L̂| reaches ~7000 at L = 22, N = 64): step with `dynlearn.solvers.make_ks_step`.
+    (|L̂| reaches ~7000 at L = 22, N = 64): step with `dynlearn.solvers.make_etdrk4_step`.
 
     Dealiasing is off by default, as in Kassam & Trefethen (2005): the k⁴ damping leaves the
     top modes at round-off on the attractor, so aliasing errors are negligible at N = 64 for
@@ -51,6 +51,7 @@ class KuramotoSivashinsky(AbstractSystem):
     """
 
     name = "ks"
+    equations = "u_t = −u u_x − u_xx − u_xxxx on a periodic domain [0, L), N grid points."
     kind = "field1d"
     default_solver = "etdrk4"
     challenges = (
@@ -79,8 +80,8 @@ class KuramotoSivashinsky(AbstractSystem):
         k = 2 * math.pi * torch.fft.rfftfreq(N, d=L / N, dtype=torch.float64)  # (K,)
         self.wavenumbers = k
         self.linear = k**2 - k**4
-        self._ik = 1j * torch.cat([k[:-1], k.new_zeros(1)])  # ∂_x, Nyquist zeroed
-        self._half_ik = -0.5 * self._ik  # N(û) = −(ik/2)·rfft(u²), formed once, not per call
+        ik = 1j * torch.cat([k[:-1], k.new_zeros(1)])  # ∂_x, Nyquist zeroed
+        self._half_ik = -0.5 * ik  # N(û) = −(ik/2)·rfft(u²), formed once, not per call
         modes = torch.arange(k.shape[0])
         self._mask = (modes < N / 3).to(torch.float64) if dealias else None
 
@@ -108,24 +109,6 @@ class KuramotoSivashinsky(AbstractSystem):
         n_hat = self._half_ik * torch.fft.rfft(u * u)
         return n_hat if self._mask is None else self._mask * n_hat
 
-    def rhs(self, t: Tensor | float, x: Tensor) -> Tensor:
-        u_hat = torch.fft.rfft(x)
-        return torch.fft.irfft(self.linear * u_hat + self.nonlinear(u_hat), n=self.dim)
-
-    def jacobian(self, x: Tensor) -> Tensor:
-        # J δ = −∂_x(u δ) − δ_xx − δ_xxxx, applied to the unit vectors δ = e_j as rows.
-        n = self.dim
-        u_hat = torch.fft.rfft(x)[..., None, :]  # (..., 1, K)
-        e_hat = torch.fft.rfft(torch.eye(n, dtype=x.dtype, device=x.device))  # (N, K)
-        if self._mask is not None:
-            u_hat, e_hat = self._mask * u_hat, self._mask * e_hat
-        product = torch.fft.irfft(u_hat, n=n) * torch.fft.irfft(e_hat, n=n)  # (..., N, N)
-        d_nonlinear = -self._ik * torch.fft.rfft(product)
-        if self._mask is not None:
-            d_nonlinear = self._mask * d_nonlinear
-        columns = torch.fft.irfft(self.linear * e_hat + d_nonlinear, n=n)  # row j = J e_j
-        return columns.transpose(-1, -2)
-
     def sample_initial_conditions(
         self,
         n: int,
@@ -140,7 +123,7 @@ class KuramotoSivashinsky(AbstractSystem):
         u_hat = torch.zeros(n, self.dim // 2 + 1, dtype=torch.complex128)
         u_hat[:, 1:5] = torch.view_as_complex(coefficients) * (self.dim / 2)
         u = torch.fft.irfft(u_hat, n=self.dim)
-        u = spin_up(make_ks_step(self), u, round(self.transient_time / self.dt))
+        u = spin_up(make_etdrk4_step(self), u, round(self.transient_time / self.dt))
         if not torch.isfinite(u).all():
             raise ConfigError(f"{self!r} diverged during its transient; use a smaller dt")
         return u.to(dtype=dtype, device=device)

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from dynlearn._errors import ConfigError
-from dynlearn.solvers import make_ns_step, spin_up
-from dynlearn.systems._base import AbstractSystem
+from dynlearn.solvers import make_imex_cn_heun_step, spin_up
+from dynlearn.systems._base import SpectralPDE
 
 _CITATIONS = {
     "fno": "Li et al. (2021), Fourier neural operator for parametric PDEs, ICLR",
@@ -35,7 +35,7 @@ def _like(z: Tensor, constants: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
 
 
 @final
-class NavierStokes2D(AbstractSystem):
+class NavierStokes2D(SpectralPDE):
     """ω_t + u·∇ω = ν Δω − α ω + f on [0, L)², u = (∂_y ψ, −∂_x ψ), −Δψ = ω.
 
     Pseudo-spectral on an n×n grid, state ω (..., n, n) in physical space with index order
@@ -43,10 +43,10 @@ class NavierStokes2D(AbstractSystem):
     L̂ = −ν|k|² − α and the explicit term F(ω̂) = N(ω̂) + f̂ with N = −P(u·∇ω), where P keeps
     modes with |k_x|, |k_y| < n/3 (2/3 rule, applied to ω̂ before and to the product after),
     so the discrete advection conserves energy and enstrophy exactly. ψ has zero mean. Step it
-    with `dynlearn.solvers.make_ns_step` (IMEX Crank–Nicolson / Heun, second order).
+    with `dynlearn.solvers.make_imex_cn_heun_step` (IMEX Crank–Nicolson / Heun, second order).
 
     This is a field: `dim` = n² degrees of freedom, `state_shape` = (n, n) and `state_names`
-    names the one field variable. `jacobian` is not provided (n² × n²); use autograd.
+    names the one field variable. Tangent dynamics go through `jvp` / `vjp` (no n² × n² matrix).
 
     Args:
         n: grid points per side (even, ≥ 8).
@@ -162,6 +162,11 @@ class NavierStokes2D(AbstractSystem):
                    initial_condition="low_modes", transient_time=transient_time)
 
     @property
+    def equations(self) -> str:
+        return ("ω_t + u·∇ω = ν Δω − α ω + f on [0, L)², u = (∂_y ψ, −∂_x ψ), −Δψ = ω; "
+                + _FORCINGS[self.forcing])
+
+    @property
     def lyapunov_time(self) -> float | None:
         return None
 
@@ -191,21 +196,6 @@ class NavierStokes2D(AbstractSystem):
         u, v = velocity.unbind(-3)  # (..., n, n) each
         uv, vv_uu = torch.fft.rfft2(torch.stack((u * v, (v - u) * (v + u)), -3)).unbind(-3)
         return a * uv + b * vv_uu
-
-    def explicit(self, t: float, w_hat: Tensor) -> Tensor:
-        """The explicitly stepped terms N(ω̂) + f̂, (..., n, n//2+1)."""
-        return self.nonlinear(w_hat) + _like(w_hat, (self.forcing_hat,))[0]
-
-    def rhs(self, t: Tensor | float, x: Tensor) -> Tensor:
-        w_hat = torch.fft.rfft2(x)
-        dw = _like(w_hat, (self.linear,))[0] * w_hat + self.explicit(0.0, w_hat)
-        return torch.fft.irfft2(dw, s=self.state_shape)
-
-    def jacobian(self, x: Tensor) -> Tensor:
-        raise NotImplementedError(
-            "NavierStokes2D has no dense Jacobian (n² × n²); use torch.func.jvp/vjp on rhs or "
-            "on make_ns_step(system)"
-        )
 
     def velocity(self, w: Tensor) -> Tensor:
         """u = (∂_y ψ, −∂_x ψ) with −Δψ = ω, zero-mean ψ, without Nyquist modes.
@@ -254,7 +244,7 @@ class NavierStokes2D(AbstractSystem):
         if self.initial_condition == "low_modes":
             w = w * (4.0 / w.pow(2).mean((-2, -1), keepdim=True).sqrt())  # rms vorticity 4
         if self.transient_time > 0:
-            w = spin_up(make_ns_step(self), w, round(self.transient_time / self.dt))
+            w = spin_up(make_imex_cn_heun_step(self), w, round(self.transient_time / self.dt))
         if not torch.isfinite(w).all():
             raise ConfigError(f"{self!r} diverged during its transient; use a smaller dt")
         return w.to(dtype=dtype, device=device)

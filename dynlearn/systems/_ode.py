@@ -12,16 +12,16 @@ from torch import Tensor
 
 from dynlearn._errors import ConfigError
 from dynlearn.solvers import make_step, spin_up
-from dynlearn.systems._base import AbstractSystem
+from dynlearn.systems._base import ODE
 from dynlearn.systems._equations import Equations
 from dynlearn.systems._spec import ComputedLyapunov, SystemSpec
 
 
 @final
-class ODESystem(AbstractSystem):
+class ODESystem(ODE):
     """An autonomous ODE from the catalogue, with parameters bound by name.
 
-    Build one with `dynlearn.systems.make_system`. See `AbstractSystem` for the interface.
+    Build one with `dynlearn.systems.make_system`. See `ODE` for the interface.
 
     Args:
         spec: the catalogue entry.
@@ -59,6 +59,10 @@ class ODESystem(AbstractSystem):
         # Bind once: the solvers' inner loops then call a plain f(t, x).
         self._rhs = functools.partial(equations.rhs, **values)
         self._jacobian = functools.partial(equations.jacobian, **values)
+
+    @property
+    def equations(self) -> str:
+        return self.spec.equations
 
     @property
     def lyapunov_exponents(self) -> tuple[float, ...] | None:

@@ -80,6 +80,8 @@ class SystemSpec:
     Attributes:
         name: catalogue key, e.g. ``"lorenz63"``.
         citation: the paper the equations come from.
+        equations: the right-hand side in plain Unicode math, one ``dx/dt = …`` per state
+            variable (parameters by their catalogue names), for datasheets.
         dim: the state dimension, or the name of the integer parameter that sets it.
         state_names: one name per dimension, or a template formatted with ``i``.
         params: default parameter values by name, read-only, in catalogue order.
@@ -102,6 +104,7 @@ class SystemSpec:
 
     name: str
     citation: str
+    equations: str
     dim: int | str
     state_names: tuple[str, ...] | str
     params: Mapping[str, Scalar]
@@ -154,6 +157,7 @@ class SystemSpec:
         return cls(
             name=name,
             citation=str(entry["citation"]),
+            equations=str(entry["equations"]),
             dim=dim,
             state_names=names if isinstance(names, str) else tuple(map(str, names)),
             params=MappingProxyType(dict(entry["params"])),

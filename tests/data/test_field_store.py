@@ -7,7 +7,7 @@ import torch
 import dynlearn.data._generate as generate_module
 from dynlearn.data import GenerationSpec, WindowDataset, generate_store, validate
 from dynlearn.data._datasheet import datasheet_path
-from dynlearn.solvers import make_ks_step
+from dynlearn.solvers import make_etdrk4_step
 from dynlearn.systems import make_system
 
 SPEC = GenerationSpec(n_train=2, n_val=1, n_test=1, n_floor=0, n_steps=60, chunk_steps=20, save_every=2,
@@ -39,7 +39,7 @@ def test_ks_store_layout_and_grid(store):
 def test_stored_fields_are_two_etdrk4_steps_apart(store):
     """Across chunk boundaries too: the store is the ETDRK4 map iterated, nothing else."""
     u = validate(store)["u"].values
-    step = make_ks_step(_ks(), 0.25)
+    step = make_etdrk4_step(_ks(), 0.25)
     predicted = step(step(torch.from_numpy(u[:, :-1].reshape(-1, 64)))).numpy().reshape(4, 59, 64)
     np.testing.assert_array_equal(predicted, u[:, 1:])
     assert abs(u[:, :, :].mean(axis=-1)).max() < 1e-12  # KS conserves the (zero) spatial mean
@@ -83,7 +83,7 @@ def test_interrupted_field_generation_resumes_bitwise(tmp_path, monkeypatch, sto
 
 def test_navier_stokes_store_is_the_imex_map_on_a_yx_grid(tmp_path):
     """vorticity(traj, time, y, x): stored fields are three IMEX steps apart, grids as coordinates."""
-    from dynlearn.solvers import make_ns_step
+    from dynlearn.solvers import make_imex_cn_heun_step
 
     ns = make_system("navier_stokes_2d", n=16, nu=1e-2, alpha=0.1, forcing="kolmogorov",
                      initial_condition="low_modes", dt=0.01)
@@ -95,7 +95,7 @@ def test_navier_stokes_store_is_the_imex_map_on_a_yx_grid(tmp_path):
     np.testing.assert_allclose(ds["x"].values, np.arange(16) * 2 * np.pi / 16, rtol=1e-15)
     np.testing.assert_allclose(ds["y"].values, ds["x"].values, rtol=0)
     w = ds["vorticity"].values
-    step = make_ns_step(ns, 0.01)
+    step = make_imex_cn_heun_step(ns, 0.01)
     predicted = step(step(step(torch.from_numpy(w[:, :-1].reshape(-1, 16, 16))))).numpy()
     np.testing.assert_array_equal(predicted.reshape(4, 11, 16, 16), w[:, 1:])
     window = WindowDataset(tmp_path / "ns.zarr", "train", window=3, normalize=False, dtype=torch.float64)

@@ -7,18 +7,21 @@ from typing import Any, final
 
 import torch
 
+from dynlearn.systems._base import AbstractSystem
 from dynlearn.systems.river._basin import RiverBasin
 from dynlearn.systems.river._config import RiverConfig
 
 
 @final
-class RiverSystem:
+class RiverSystem(AbstractSystem):
     """Daily water balance on a synthetic basin, stored as ``discharge(time, lat, lon)``.
 
     Unlike the ODEs and PDEs this is a stochastic grid simulator: it has no vector field, and
     its store is one long series split by time periods (kind ``"grid"``). The basin (terrain,
     drainage network, mask) is drawn from the generation seed; each stored chunk of days gets
-    its own generator, so a killed generation resumes bit for bit (`dynlearn.data`).
+    its own generator, so a killed generation resumes bit for bit (`dynlearn.data`). So it is
+    an `AbstractSystem` but no `EvolutionEquation`: the stored discharge is an output of hidden
+    stores (`RiverBasin.initial_state`), and there is no sampler of stored states.
 
     Args:
         **params: `RiverConfig` fields by name.
@@ -39,8 +42,11 @@ class RiverSystem:
         self.config = RiverConfig(**params)
         self.params = MappingProxyType(self.config.to_dict())
         self.dim = self.config.ny * self.config.nx
-        self.state_shape = (self.config.ny, self.config.nx)
         self.state_names = ("discharge",)
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        return (self.config.ny, self.config.nx)
 
     def basin(self, seed: int) -> RiverBasin:
         """The basin's static maps, drawn from `seed` (the same seed gives the same basin)."""
