@@ -9,38 +9,56 @@ same number and length (the store's floor split, or its validation split). Each 
 collapsed or diverged by the rules of `dynlearn.metrics._protocol`; per-case figures follow
 as a secondary table. λ_max comes from Jacobian products + QR along each run, beside the
 catalogue's λ1 or, for measured data, Rosenstein's estimate from the test truths.
+Driven stores (with exogenous forcing) are judged by forecast skill instead (`_forecast_skill`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ._forecast_skill import SKILL_PROTOCOL, evaluate_forecast_skill, skill_table
 from ._run import Run
 from ._settings import EvalSpec
+from ._tables import csv_text, difference, json_safe, markdown_text, rounded
 from .atomic import atomic_write_json, atomic_write_text
-from .data import evaluation_cases, floor_cases, validate
+from .data import evaluation_cases, floor_cases, forcing_variables, open_store, validate
 from .metrics import PROTOCOL_VERSION, d_h, pooled_d_stsp, vpt
 from .train import Judge, rosenstein
 
 
-@torch.no_grad()
 def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> dict:
-    """Free-run `run.model` from the test cases, compute the invariants, write them to `out_dir`.
+    """Judge `run.model` on its store's test data and write the result to `out_dir`.
 
-    Writes ``metrics.json``, ``metrics_table.csv`` / ``.md`` and PNG plots into `out_dir`.
+    Autonomous systems are judged by protocol v2 (free runs against held-out cases, the
+    invariants of the attractor); stores with exogenous forcing (a river grid) by forecast skill
+    by lead time (`_forecast_skill`). Writes ``metrics.json``, ``metrics_table.csv`` / ``.md``
+    and, for protocol v2 on vectors, PNG plots.
 
     Returns:
-        The metrics: pooled figures with their floors, failure counts, per-case rows.
+        The metrics.
 
     Raises:
         DataError: the store's test split cannot give one case of the protocol's length.
     """
+    if forcing_variables(open_store(run.data_store)):
+        metrics = evaluate_forecast_skill(run, spec)
+    else:
+        metrics = _evaluate_attractor(run, spec, out_dir, plots=plots)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(json_safe(metrics), out_dir / "metrics.json")
+    rows = metrics_table(metrics)
+    atomic_write_text(csv_text(rows), out_dir / "metrics_table.csv")
+    atomic_write_text(markdown_text(rows), out_dir / "metrics_table.md")
+    return metrics
+
+
+@torch.no_grad()
+def _evaluate_attractor(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool) -> dict:
+    """Protocol v2: free runs from the test cases, the pooled invariants with their floors, plots."""
     ds = validate(run.data_store)
     test = evaluation_cases(ds, "test", n_cases=spec.n_ics, n_steps=spec.n_steps)
     floor = floor_cases(ds, test)
@@ -119,12 +137,8 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
         "lyap_max_generated": rosenstein(attractor[ok[0]], dt) if ok else math.nan,
         "per_ic": per_ic,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(_json_safe(metrics), out_dir / "metrics.json")
-    rows = metrics_table(metrics)
-    atomic_write_text(_csv(rows), out_dir / "metrics_table.csv")
-    atomic_write_text(_markdown(rows), out_dir / "metrics_table.md")
     if plots and test.truths.ndim == 3:
+        out_dir.mkdir(parents=True, exist_ok=True)
         from ._plots import plot_attractors, plot_spectra
 
         shown = ok[0] if ok else 0
@@ -136,12 +150,9 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
 
 def metrics_table(metrics: dict) -> list[dict]:
     """The headline figures as rows (metric, model, floor / reference, difference), for tables."""
-    def fmt(v):
-        return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else round(float(v), 4)
-
-    def minus(a, b):
-        return None if fmt(a) is None or fmt(b) is None else round(float(a) - float(b), 4)
-
+    if metrics.get("protocol") == SKILL_PROTOCOL:
+        return skill_table(metrics)
+    fmt, minus = rounded, difference
     n, k = metrics["n_steps"], metrics["n_ics"]
     pooled = f"pooled over {k} ICs x {n} steps; floor: {metrics['floor_n_ics']} true {metrics['floor_split']} ICs"
     unit = "Lyapunov times" if metrics["vpt_unit"] == "lyapunov_times" else "time units"
@@ -181,30 +192,3 @@ def _median(values) -> float:
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     return float(np.median(values)) if values.size else math.nan
-
-
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def _csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def _markdown(rows: list[dict]) -> str:
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join("" if r[k] is None else str(r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(lines) + "\n"

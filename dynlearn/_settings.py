@@ -36,6 +36,7 @@ class EvalSpec:
         vpt_threshold: normalized-error threshold of the valid prediction time.
         bins: D_stsp bins per dimension (None: the documented rule, `metrics.stsp_bins`).
         dh_cutoff: keep frequencies up to this fraction of Nyquist in D_H (None: all).
+        lead_steps: driven stores (with forcing) only: forecast lead times scored, in steps.
     """
 
     n_steps: int = 10_000
@@ -46,9 +47,10 @@ class EvalSpec:
     vpt_threshold: float = 0.5
     bins: int | None = None
     dh_cutoff: float | None = None
+    lead_steps: int = 7
 
     def __post_init__(self) -> None:
-        for name in ("n_steps", "n_ics", "lyap_steps"):
+        for name in ("n_steps", "n_ics", "lyap_steps", "lead_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"eval.{name} must be >= 1, got {getattr(self, name)}")
         if self.transient < 0 or self.lyap_transient < 0:

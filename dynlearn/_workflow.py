@@ -24,7 +24,17 @@ from ._run import (
     write_status,
 )
 from ._settings import EvalSpec, Settings, sized_model_options
-from .data import Normalizer, WindowDataset, embed_store, evaluation_cases, generate_store, validate
+from .data import (
+    FIELD_KINDS,
+    Normalizer,
+    WindowDataset,
+    embed_store,
+    evaluation_cases,
+    forcing_variables,
+    forecast_cases,
+    generate_store,
+    validate,
+)
 from .models import IOShape, make_model, model_family
 from .train import VALIDATION_TRANSIENT, Judge, fit
 
@@ -52,12 +62,15 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     torch.set_num_threads(settings.threads)
     store = settings.data_store if settings.data_given else generate(settings, progress=settings.trainer.progress)
     ds = validate(store)  # refuses partial stores and NaNs before any run directory exists
-    if ds.attrs["kind"] not in ("ode", "field1d", "series"):
-        raise DataError(f"{store} holds a {ds.attrs['kind']} store; the models so far learn vector series "
-                        "(ODE states, recorded series or 1-D fields): choose such a system or store")
+    family = model_family(settings.model_name)
+    driven = bool(forcing_variables(ds))
+    _check_family_fits(family, settings.model_name, ds, store)
 
     def evaluable(data) -> None:  # a store the protocol cannot evaluate is refused now, not after training
-        evaluation_cases(data, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps)
+        if driven:
+            forecast_cases(data, "test", lead=settings.eval.lead_steps)
+        else:
+            evaluation_cases(data, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps)
 
     evaluable(ds)
     embedding = None
@@ -67,11 +80,12 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         ds = validate(store, check_values=False)  # made from the values just checked
         how = "auto" if settings.delay_embedding == "auto" else "given"
         embedding = {**ds.attrs["delay_embedding"], "chosen": how}
-    validation = validation_judge(ds, settings) if settings.trainer.eval_every else None
+    # Selection by free-run invariants needs an attractor; a driven store keeps the last model.
+    validation = validation_judge(ds, settings) if settings.trainer.eval_every and not driven else None
     # The store was just validated (values included); the dataset need not scan it again. It
     # gives the windows in the layout the family reads, with their forcing.
     train_data = WindowDataset(store, "train", settings.trainer.seq_len + 1, dtype=settings.dtype,
-                               layout=model_family(settings.model_name).layout, check_values=False)
+                               layout=family.layout, check_values=False)
     io = IOShape(train_data.item_shape, train_data.forcing_shape)
     options = sized_model_options(settings.model_options, io.dim)
     model = make_model(settings.model_name, io, **options).to(settings.dtype)  # before the run dir
@@ -132,6 +146,18 @@ def validation_judge(ds, settings: Settings) -> Judge:
     normalize = Normalizer.from_attrs(ds.attrs).normalize
     return Judge.build(ds.attrs, cases.map(lambda x: normalize(torch.from_numpy(x.astype(np.float64))).numpy()), float(ds.attrs["dt"]),
                        bins=settings.eval.bins, dh_cutoff=settings.eval.dh_cutoff, transient=VALIDATION_TRANSIENT)
+
+
+def _check_family_fits(family, name: str, ds, store: Path) -> None:
+    """Vector families learn ODE states, recorded series and 1-D fields (flattened); field families
+    learn driven field stores (a river grid with its forcing), judged by forecast skill."""
+    kind, driven = ds.attrs["kind"], bool(forcing_variables(ds))
+    if family.layout == "vector" and kind not in ("ode", "field1d", "series"):
+        raise DataError(f"{store} holds a {kind} store; model {name!r} learns vectors (ODE states, recorded series "
+                        "or 1-D fields): choose such a system or store, or a field model")
+    if family.layout == "field" and not (kind in FIELD_KINDS and driven):
+        raise DataError(f"{store} holds a {kind} store{'' if driven else ' without forcing'}; field model {name!r} "
+                        "learns driven field stores (a river grid) so far: choose system=river data=river")
 
 
 def _run_dir(settings: Settings) -> Path:

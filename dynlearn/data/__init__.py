@@ -3,7 +3,10 @@
 from ._cases import EvalCases as EvalCases
 from ._cases import evaluation_cases as evaluation_cases
 from ._cases import floor_cases as floor_cases
+from ._cases import forecast_cases as forecast_cases
+from ._dataset import FIELD_KINDS as FIELD_KINDS
 from ._dataset import WindowDataset as WindowDataset
+from ._dataset import in_layout as in_layout
 from ._delay import choose_embedding as choose_embedding
 from ._delay import delay_embed as delay_embed
 from ._delay import false_nearest_neighbours_dimension as false_nearest_neighbours_dimension
@@ -21,6 +24,7 @@ from ._schema import SCHEMA_VERSION as SCHEMA_VERSION
 from ._schema import TIME as TIME
 from ._schema import TRAJ as TRAJ
 from ._schema import Layout as Layout
+from ._schema import forcing_variables as forcing_variables
 from ._schema import layout_of as layout_of
 from ._schema import open_store as open_store
 from ._schema import split_indices as split_indices

@@ -9,11 +9,20 @@ import torch
 from torch.utils.data import Dataset
 
 from ._normalization import Normalizer
-from ._schema import TIME, TRAJ, layout_of, split_indices, validate
+from ._schema import TIME, TRAJ, forcing_variables, layout_of, split_indices, validate
 
 
 # Store kinds whose states are fields; models may read them with a channel axis.
 FIELD_KINDS = ("field1d", "field2d", "grid")
+
+
+def in_layout(x: torch.Tensor, layout: str, *, channels: bool = False) -> torch.Tensor:
+    """Store-shaped steps (B, T, [C,] *state_shape) in a model layout: ``"vector"`` flattens each
+    step to (B, T, D); ``"field"`` keeps the spatial axes after a channel axis (added when the
+    data have none, `channels` False)."""
+    if layout == "vector":
+        return x.reshape(*x.shape[:2], -1)
+    return x if channels else x.unsqueeze(2)
 
 
 class WindowDataset(Dataset):
@@ -67,8 +76,7 @@ class WindowDataset(Dataset):
         self._item_dims = tuple(d for d in self.layout.dims if d not in (TRAJ, TIME))
         self.state_shape = tuple(ds.sizes[d] for d in self._item_dims)  # as stored, no channel axis
         self.dim = int(np.prod(self.state_shape))
-        self.forcing_names = tuple(sorted(name for name, v in ds.data_vars.items()
-                                          if name != self.layout.variable and v.dims == self.layout.dims))
+        self.forcing_names = forcing_variables(ds)
         self.dt = float(ds.attrs["dt"])
         self.normalizer = Normalizer.from_attrs(ds.attrs) if normalize else None
         self.segments = _segments(ds, split, self.by_trajectory)  # (traj or -1, start, stop)
@@ -147,20 +155,16 @@ class WindowDataset(Dataset):
     def _prepare(self, block: np.ndarray) -> torch.Tensor:
         """States (B, T, *state_shape) -> "x" in the item layout, standardized if asked."""
         x = torch.from_numpy(np.ascontiguousarray(block)).to(torch.float64)
-        x = x.reshape(*x.shape[:2], self.dim) if self.item_layout == "vector" else x.unsqueeze(2)
-        if self.normalizer is not None:
-            # The statistics run along the last axis of a vector, along the channels of a field.
-            channels_last = self.item_layout == "field"
-            x = self.normalizer.normalize(x.movedim(2, -1) if channels_last else x)
-            x = x.movedim(-1, 2) if channels_last else x
+        x = in_layout(x, self.item_layout)
+        if self.normalizer is not None:  # along the state dimension of a vector, the channels of a field
+            x = self.normalizer.normalize(x, axis=2 if self.item_layout == "field" else -1)
         return x.to(self.dtype)
 
     def _forcing(self, block: np.ndarray | None, lead: tuple[int, int]) -> torch.Tensor:
         """Forcing (B, T, U, *state_shape) -> "u" (B, T, ...) in the item layout (U = 0 without forcing)."""
         if block is None:
             return torch.zeros(*lead, *self.forcing_shape, dtype=self.dtype)
-        u = torch.from_numpy(np.ascontiguousarray(block)).to(self.dtype)
-        return u.reshape(*u.shape[:2], -1) if self.item_layout == "vector" else u
+        return in_layout(torch.from_numpy(np.ascontiguousarray(block)).to(self.dtype), self.item_layout, channels=True)
 
     def _store(self):
         # Opened on first use, so each DataLoader worker opens its own handle.

@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import xarray as xr
 import zarr
 
 from .._errors import ConfigError, DataError
 from ..atomic import atomic_directory
-from ._cf import CF_COORD_ATTRS
 from ._datasheet import write_datasheet
+from ..systems.river import FORCING, GRID, VARIABLE_ATTRS, basin_dataset
 from ._schema import COMPLETE, MASK, SPLIT, SPLITS, TIME
 from ._moments import Moments
 from ._store import (
@@ -30,8 +29,6 @@ from ._store import (
 )
 
 _RESUME = "_resume_state"  # a group: one (2, ...) array per state variable, slots ping-pong
-_FORCING = ("precipitation", "evapotranspiration")
-_GRID = ("lat", "lon")
 START_DATE = "2000-01-01"
 
 
@@ -80,7 +77,7 @@ def generate_grid_store(path: Path, river, spec, *, config_hash: str, progress: 
             raise DataError(f"river simulation into {path} produced negative or non-finite discharge; "
                             "check the river config, delete the store and rerun")
         group["discharge"][start:start + length] = np.where(mask, outputs["discharge"][0].numpy(), np.nan)
-        for name in _FORCING:
+        for name in FORCING:
             group[name][start:start + length] = outputs[name][0].numpy()
         _save_state(group, state, slot=(k + 1) % 2)  # the slot progress does not point at
         # River cells of the train period: one mean and std, carried in the progress record.
@@ -108,14 +105,8 @@ def _create_template(path: Path, river, basin, spec, config_hash: str) -> None:
     weights = np.array([spec.n_train, spec.n_val, spec.n_test], dtype=float)
     bounds = np.floor(np.cumsum(weights / weights.sum())[:2] * n + 0.5).astype(int)
     split = np.searchsorted(bounds, np.arange(n), side="right").astype(np.int8)
-    statics = xr.Dataset(
-        {MASK: (_GRID, basin.mask.numpy(), {"long_name": "river cells (upstream area above threshold)"}),
-         "upstream_area": (_GRID, basin.upstream_area_km2.numpy(), {"units": "km2"}),
-         "elevation": (_GRID, basin.elevation.numpy(), {"units": "m", "long_name": "elevation (pits filled)"})},
-        coords={TIME: (TIME, days, CF_COORD_ATTRS[TIME]), "lat": ("lat", basin.lat.numpy(), CF_COORD_ATTRS["lat"]),
-                "lon": ("lon", basin.lon.numpy(), CF_COORD_ATTRS["lon"]),
-                SPLIT: (TIME, split, {"flag_values": [0, 1, 2], "flag_meanings": " ".join(SPLITS)})},
-    )
+    statics = basin_dataset(basin, days, statics=(MASK, "upstream_area", "elevation")).assign_coords(
+        {SPLIT: (TIME, split, {"flag_values": [0, 1, 2], "flag_meanings": " ".join(SPLITS)})})
     units = river.to_dict()["units"]
     attrs = {**generated_store_attrs(river, spec, config_hash=config_hash, dt_simulated=float(river.dt),
                                      solver=river.default_solver, units=units["discharge"]),
@@ -126,10 +117,10 @@ def _create_template(path: Path, river, basin, spec, config_hash: str) -> None:
         statics.to_zarr(str(tmp), mode="w-", zarr_format=3, consolidated=False)
         group = zarr.open_group(str(tmp), mode="r+", use_consolidated=False)
         group.attrs.update(attrs)
-        for name in ("discharge", *_FORCING):
+        for name in ("discharge", *FORCING):
             group.create_array(name, shape=(n, ny, nx), chunks=(spec.chunk_steps, ny, nx), dtype="f8",
-                               fill_value=np.nan, dimension_names=(TIME, *_GRID),
-                               attributes={"units": units[name], "coordinates": SPLIT})
+                               fill_value=np.nan, dimension_names=(TIME, *GRID),
+                               attributes={**VARIABLE_ATTRS[name], "coordinates": SPLIT})
         resume = group.create_group(_RESUME)
         for name, value in basin.initial_state(1).items():
             resume.create_array(name, shape=(2, *value.shape), dtype="f8", fill_value=np.nan)

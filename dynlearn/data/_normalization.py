@@ -28,12 +28,15 @@ class Normalizer:
         return (torch.tensor(self.mean, dtype=x.dtype, device=x.device),
                 torch.tensor(self.std, dtype=x.dtype, device=x.device))
 
-    def normalize(self, x: Tensor) -> Tensor:
-        """Physical units -> standardized, x (..., D)."""
+    def normalize(self, x: Tensor, axis: int = -1) -> Tensor:
+        """Physical units -> standardized; the statistics run along `axis` (the state dimension
+        of a vector, the channels of a field; one value broadcasts over any shape)."""
+        x = x.movedim(axis, -1)
         mean, std = self._stats(x)
-        return (x - mean) / std
+        return ((x - mean) / std).movedim(-1, axis)
 
-    def denormalize(self, x: Tensor) -> Tensor:
-        """Standardized -> physical units, x (..., D)."""
+    def denormalize(self, x: Tensor, axis: int = -1) -> Tensor:
+        """Standardized -> physical units, along `axis` as in `normalize`."""
+        x = x.movedim(axis, -1)
         mean, std = self._stats(x)
-        return x * std + mean
+        return (x * std + mean).movedim(-1, axis)

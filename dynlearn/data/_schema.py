@@ -73,6 +73,14 @@ LAYOUTS = {
 }
 
 
+def forcing_variables(ds: xr.Dataset) -> tuple[str, ...]:
+    """The store's exogenous forcing: every data variable other than the states on the states'
+    dims (a river grid's precipitation and evapotranspiration), sorted by name; () for none."""
+    layout = layout_of(ds)
+    return tuple(sorted(name for name, v in ds.data_vars.items()
+                        if name != layout.variable and v.dims == layout.dims))
+
+
 def layout_of(ds_or_attrs) -> Layout:
     """The `Layout` of a store, from its Dataset or attrs."""
     attrs = getattr(ds_or_attrs, "attrs", ds_or_attrs)

@@ -49,7 +49,9 @@ def test_field_windows_are_time_first(store):
     data = WindowDataset(store, "train", window=7, normalize=False, dtype=torch.float64)
     assert len(data) == 2 * (60 - 7 + 1)
     u = validate(store)["u"].values
-    np.testing.assert_array_equal(data[(60 - 7 + 1) + 3]["x"].numpy(), u[1, 3:10])
+    np.testing.assert_array_equal(data[(60 - 7 + 1) + 3]["x"].numpy(), u[1, 3:10, None])  # (time, channel, x)
+    flat = WindowDataset(store, "train", window=7, layout="vector", normalize=False, dtype=torch.float64)
+    np.testing.assert_array_equal(flat[(60 - 7 + 1) + 3]["x"].numpy(), u[1, 3:10])
 
 
 def test_datasheet_is_written_from_the_config(store):
@@ -99,7 +101,7 @@ def test_navier_stokes_store_is_the_imex_map_on_a_yx_grid(tmp_path):
     predicted = step(step(step(torch.from_numpy(w[:, :-1].reshape(-1, 16, 16))))).numpy()
     np.testing.assert_array_equal(predicted.reshape(4, 11, 16, 16), w[:, 1:])
     window = WindowDataset(tmp_path / "ns.zarr", "train", window=3, normalize=False, dtype=torch.float64)
-    np.testing.assert_array_equal(window[0]["x"].numpy(), w[0, :3])
+    np.testing.assert_array_equal(window[0]["x"].numpy(), w[0, :3, None])  # (time, channel, y, x)
 
 
 def test_observation_noise_is_scaled_seeded_and_leaves_the_dynamics_clean(tmp_path, store):

@@ -46,14 +46,14 @@ class MapModel(AbstractModel):
     def loss(self, batch):
         raise NotImplementedError("a fixed map is not trained")
 
-    def initial_state(self, context):
+    def initial_state(self, context, u=None):
         state = context[:, -1].clone()
         state[:, 0] += self.offset  # a mis-read initial condition, for the VPT test
         for _ in range(self.skip):  # start further along the orbit: a run independent of the truth
             state = self._step(state)
         return state
 
-    def step(self, state):
+    def step(self, state, u=None):
         return self._step(state)
 
     def observe(self, state):

@@ -300,3 +300,54 @@ def test_paper_listing_agtf_rule_matches_the_production_rule(alpha, generator):
     production = anneal_alpha(torch.tensor(alpha, dtype=torch.float64),
                               optimal_alpha(product_upper_bound(norms)), 0.999)
     assert gtf_alpha_update(norms, alpha) == pytest.approx(float(production), rel=1e-12, abs=1e-15)
+
+
+# ---------------------------------------------------------------- exogenous inputs
+
+
+def test_inputs_enter_each_step_as_c_u(float64, generator):
+    """z_t = A z + W φ(z) + h + C u_t: the free run and the teacher-forced loss against the listing
+    plus C u_t; C starts at zero, so a new forced model is the free one."""
+    from dynlearn.models import IOShape
+
+    model = ALRNN(IOShape((3,), (2,)), ALRNNConfig(latent_dim=8, n_pwl=3, noise=0.0, forcing_interval=4))
+    x, u = _windows(generator, 4, 13, 3), _windows(generator, 4, 13, 2)
+    free = _model(obs_dim=3, latent_dim=8, n_pwl=3, forcing_interval=4)
+    torch.testing.assert_close(model.rollout(x[:, :1], 12, u), free.rollout(x[:, :1], 12), rtol=0, atol=0)
+    with torch.no_grad():
+        model.C.copy_(torch.randn(8, 2, generator=generator))
+        model.W.copy_(0.3 * torch.randn(8, 8, generator=generator))
+    model.eval()
+
+    z, expected = model.initial_state(x[:, :1]), []
+    for t in range(12):  # the paper's step, by hand, plus C u at the new state's time
+        z = minimal.alrnn_step(z, model.A, model.W, model.h, 3) + u[:, 1 + t] @ model.C.T
+        expected.append(z[:, :3])
+    torch.testing.assert_close(model.rollout(x[:, :1], 12, u), torch.stack(expected, 1), rtol=1e-13, atol=1e-14)
+
+    # Teacher forcing: predictions at times 1..T use u_1..u_T; sparse forcing every 4 steps.
+    z, predictions = model.initial_state(x[:, :1]), []
+    for t in range(1, 13):
+        z = minimal.alrnn_step(z, model.A, model.W, model.h, 3) + u[:, t] @ model.C.T
+        predictions.append(z[:, :3])
+        if t % 4 == 0:
+            z = torch.cat([x[:, t], z[:, 3:]], dim=-1)
+    loss = model.loss({"x": x, "u": u})["loss"]
+    torch.testing.assert_close(loss, ((torch.stack(predictions, 1) - x[:, 1:]) ** 2).mean(), rtol=1e-13, atol=0)
+    (grad,) = torch.autograd.grad(loss, [model.C])
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0  # the input weights learn
+
+
+def test_inputs_are_required_once_trained_with_them_and_refused_otherwise(generator):
+    from dynlearn.models import IOShape
+
+    forced = ALRNN(IOShape((3,), (2,)), ALRNNConfig(latent_dim=8))
+    x = _windows(generator, 2, 5, 3)
+    with pytest.raises(ValueError, match="trained with 2 exogenous inputs; pass u"):
+        forced.rollout(x[:, :1], 4)
+    with pytest.raises(ValueError, match="takes 2 exogenous inputs, got u with 3"):
+        forced.rollout(x[:, :1], 4, _windows(generator, 2, 5, 3))
+    with pytest.raises(ValueError, match="forcing u must cover"):
+        forced.rollout(x[:, :1], 4, _windows(generator, 2, 4, 2))
+    with pytest.raises(ValueError, match="takes 0 exogenous inputs"):
+        _model(obs_dim=3, latent_dim=8).rollout(x[:, :1], 4, _windows(generator, 2, 5, 2))

@@ -18,10 +18,9 @@ import torch
 from torch import nn
 
 import dynlearn
-from dynlearn.data import GenerationSpec, WindowDataset, generate_store
-from dynlearn.models import AbstractModel, IOShape, _registry
-from dynlearn.systems import make_system
-from dynlearn.train import TrainerConfig, fit
+from dynlearn.data import WindowDataset
+from dynlearn.metrics import nse
+from dynlearn.models import AbstractModel, _registry
 from tests.helpers import REPO
 
 
@@ -114,23 +113,26 @@ class PixelLinear(AbstractModel):
         return state.unsqueeze(1)
 
 
-@pytest.fixture(scope="module")
-def tiny_river(tmp_path_factory):
-    spec = GenerationSpec(n_train=14, n_val=3, n_test=3, n_steps=300, chunk_steps=100, transient_time=30.0, seed=1)
-    river = make_system("river", ny=8, nx=8, river_threshold_km2=30.0)
-    return generate_store(tmp_path_factory.mktemp("field_family") / "river.zarr", river, spec, config_hash="t")
+RIVER = ["system=river", "data=river", "system.params.ny=8", "system.params.nx=8",
+         "+system.params.river_threshold_km2=30.0", "data.n_steps=300", "data.chunk_steps=100",
+         "data.transient_time=30.0", "data.seed=1", "eval.lead_steps=3", "threads=1",
+         "trainer.epochs=20", "trainer.batches_per_epoch=50", "trainer.batch_size=32", "trainer.seq_len=10",
+         "trainer.lr_start=0.2", "trainer.lr_end=0.001", "trainer.eval_every=0", "trainer.progress=false"]
 
 
-def test_a_field_family_with_forcing_reaches_least_squares_and_rolls_out_its_recursion(tiny_river, tmp_path):
-    data = WindowDataset(tiny_river, "train", 11, layout=PixelLinear.layout)
-    io = IOShape(data.item_shape, data.forcing_shape)
-    assert io == IOShape((1, 8, 8), (2, 8, 8))  # one discharge channel, two forcing channels
-    model = PixelLinear(io)
-    config = TrainerConfig(epochs=20, batches_per_epoch=50, batch_size=32, seq_len=10, lr_start=0.2,
-                           lr_end=0.001, eval_every=0, progress=False)
-    fit(model, data, None, config, tmp_path / "checkpoints")
+def test_a_field_family_with_forcing_trains_is_judged_by_skill_and_rolls_out_its_recursion(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
+    monkeypatch.setitem(_registry.MODELS, "pixel_linear", PixelLinear)
+    settings = dynlearn.load_settings(RIVER, check_model=False)  # the family is chosen below
+    settings = dataclasses.replace(settings, model_name="pixel_linear", model_options={})
+    run_dir = dynlearn.train(settings)
+    run = dynlearn.load_run(run_dir)
+    model = run.model
+    assert isinstance(model, PixelLinear)
+    assert run.meta["io"] == {"state": [1, 8, 8], "forcing": [2, 8, 8]}  # one discharge channel, two forcings
 
-    with (tmp_path / "checkpoints" / "train_log.csv").open() as f:
+    with (run_dir / "checkpoints" / "train_log.csv").open() as f:
         reader = csv.DictReader(f)
         rows = list(reader)
     assert reader.fieldnames == ["epoch", "loss", "masked_mse", "mean_gain", "lr", "val_d_stsp", "val_d_h",
@@ -138,8 +140,8 @@ def test_a_field_family_with_forcing_reaches_least_squares_and_rolls_out_its_rec
     assert float(rows[-1]["masked_mse"]) < 0.1 * float(rows[0]["masked_mse"])
 
     # The per-pixel least-squares optimum over every one-step pair of the training period.
-    period = data.trajectory(0)
-    q = period["x"][:, 0].double().numpy()                  # (T, H, W), NaN off the basin
+    period = WindowDataset(run.data_store, "train", 11, layout="field").trajectory(0)
+    q = period["x"][:, 0].double().numpy()                  # (T, H, W) standardized, NaN off the basin
     u = period["u"].double().numpy()                        # (T, 2, H, W)
     river = np.isfinite(q[0])
     optimum, fitted = [], []
@@ -154,16 +156,36 @@ def test_a_field_family_with_forcing_reaches_least_squares_and_rolls_out_its_rec
     # No model of this form does better (the loss saw the right pairs); training gets within 5 %.
     assert optimum * (1 - 1e-4) <= fitted < 1.05 * optimum, (fitted, optimum)
 
+    # Judged by forecast skill from every test day, driven by the observed forcing: the lead-1 NSE
+    # and persistence's NSE recomputed here from the store and the model's own step.
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["protocol"] == "forecast_skill" and metrics["lead_steps"] == 3
+    ds = dynlearn.open_store(run.data_store)
+    test_days = np.flatnonzero(ds["split"].values == 2)
+    obs = ds["discharge"].values[test_days]                 # (days, H, W) in m³/s
+    drive = np.stack([ds["evapotranspiration"].values, ds["precipitation"].values], axis=1)[test_days]
+    mean, std = run.normalizer.mean[0], run.normalizer.std[0]
+    with torch.no_grad():
+        z = torch.from_numpy(np.nan_to_num((obs[:-1] - mean) / std)).float()
+        lead1 = model._next(z, torch.from_numpy(drive[1:]).float()).double().numpy() * std + mean
+    starts = len(test_days) - 3                              # every day with 3 days after it
+    assert metrics["n_cases"] == starts and metrics["n_cells"] == int(river.sum())
+    expected = np.median(nse(lead1[:starts][:, river], obs[1:starts + 1][:, river]))
+    persistence = np.median(nse(obs[:starts][:, river], obs[1:starts + 1][:, river]))
+    assert metrics["by_lead"][0]["nse"] == pytest.approx(expected, rel=1e-4)
+    assert metrics["by_lead"][0]["nse_persistence"] == pytest.approx(persistence, rel=1e-9)
+    assert "NSE at lead 1 (median over cells)" in (run_dir / "metrics_table.md").read_text()
+
     # A free run driven by the forcing is the family's own recursion, step by step.
     context, steps = period["x"][None, :5], 20
-    drive = period["u"][None, :5 + steps]
-    generated = model.rollout(context, steps, drive)
+    forcing = period["u"][None, :5 + steps]
+    generated = model.rollout(context, steps, forcing)
     assert generated.shape == (1, steps, 1, 8, 8)
     expected, state = [], torch.nan_to_num(context[:, -1, 0])
     with torch.no_grad():
         for t in range(steps):
-            state = model._next(state, drive[:, 5 + t])
+            state = model._next(state, forcing[:, 5 + t])
             expected.append(state)
     torch.testing.assert_close(generated[:, :, 0], torch.stack(expected, dim=1), rtol=0, atol=0)
     with pytest.raises(ValueError, match="forcing u must cover"):
-        model.rollout(context, steps, drive[:, :-1])
+        model.rollout(context, steps, forcing[:, :-1])

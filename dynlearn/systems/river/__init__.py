@@ -20,8 +20,13 @@ from dynlearn.systems.river._rainfall import RainfallModel, potential_et, season
 from dynlearn.systems.river._system import RiverSystem
 from dynlearn.systems.river._routing import AbstractRouting, LinearReservoirRouting, MuskingumRouting
 from dynlearn.systems.river._terrain import fractal_surface, synthesize_terrain
+from dynlearn.systems.river._xarray import CF_COORD_ATTRS, FORCING, GRID, VARIABLE_ATTRS, basin_dataset
 
 __all__ = [
+    "CF_COORD_ATTRS",
+    "FORCING",
+    "GRID",
+    "VARIABLE_ATTRS",
     "AbstractRouting",
     "LinearReservoirRouting",
     "MuskingumRouting",
@@ -30,6 +35,7 @@ __all__ = [
     "RiverConfig",
     "RiverSystem",
     "UpstreamSolver",
+    "basin_dataset",
     "bucket_step",
     "d8_directions",
     "downstream_index",

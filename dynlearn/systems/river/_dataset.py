@@ -11,9 +11,7 @@ import xarray as xr
 
 from dynlearn.systems.river._basin import RiverBasin
 from dynlearn.systems.river._config import RiverConfig
-
-_LAT = {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude", "axis": "Y"}
-_LON = {"units": "degrees_east", "standard_name": "longitude", "long_name": "longitude", "axis": "X"}
+from dynlearn.systems.river._xarray import FORCING, GRID, VARIABLE_ATTRS, basin_dataset
 
 
 def simulate_river_dataset(
@@ -37,27 +35,9 @@ def simulate_river_dataset(
     basin = RiverBasin.synthesize(config, generator)
     state = basin.initial_state(1, day_of_year=float(start.day_of_year - 1))
     outputs, _ = basin.simulate(state, n_days, generator)
-    mask = basin.mask.numpy()
-    grid = ("lat", "lon")
-    discharge = np.where(mask, outputs["discharge"][0].numpy(), np.nan)
-    data_vars = {
-        "discharge": (("time", *grid), discharge,
-                      {"units": "m3 s-1", "long_name": "daily mean river discharge"}),
-        "precipitation": (("time", *grid), outputs["precipitation"][0].numpy(),
-                          {"units": "mm day-1", "long_name": "daily precipitation"}),
-        "evapotranspiration": (("time", *grid), outputs["evapotranspiration"][0].numpy(),
-                               {"units": "mm day-1", "long_name": "daily actual evapotranspiration"}),
-        "mask": (grid, mask, {"units": "1", "long_name": "river cells (upstream area above threshold)"}),
-        "upstream_area": (grid, basin.upstream_area_km2.numpy(), {"units": "km2", "long_name": "upstream area"}),
-        "elevation": (grid, basin.elevation.numpy(), {"units": "m", "long_name": "elevation (pits filled)"}),
-        "ldd": (grid, basin.ldd.numpy().astype(np.int8),
-                {"units": "1", "long_name": "local drain direction (keypad codes, 5 = outlet)"}),
-    }
-    coords = {
-        "time": ("time", pd.date_range(start, periods=n_days, freq="D").values, {"long_name": "time"}),
-        "lat": ("lat", basin.lat.numpy(), _LAT),
-        "lon": ("lon", basin.lon.numpy(), _LON),
-    }
-    attrs = {"title": "dynlearn synthetic river basin", "Conventions": "CF-1.8",
-             "basin": json.dumps(basin.to_dict())}
-    return xr.Dataset(data_vars, coords, attrs)
+    ds = basin_dataset(basin, pd.date_range(start, periods=n_days, freq="D").values)
+    discharge = np.where(basin.mask.numpy(), outputs["discharge"][0].numpy(), np.nan)
+    for name, values in (("discharge", discharge), *((f, outputs[f][0].numpy()) for f in FORCING)):
+        ds[name] = (("time", *GRID), values, VARIABLE_ATTRS[name])
+    ds.attrs.update(title="dynlearn synthetic river basin", Conventions="CF-1.8", basin=json.dumps(basin.to_dict()))
+    return ds[["discharge", *FORCING, *ds.data_vars.keys() - {"discharge", *FORCING}]]

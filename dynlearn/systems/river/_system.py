@@ -10,6 +10,7 @@ import torch
 from dynlearn.systems._base import AbstractSystem
 from dynlearn.systems.river._basin import RiverBasin
 from dynlearn.systems.river._config import RiverConfig
+from dynlearn.systems.river._xarray import FORCING, VARIABLE_ATTRS
 
 
 @final
@@ -54,7 +55,7 @@ class RiverSystem(AbstractSystem):
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": dict(self.params), "dt": self.dt, "solver": self.default_solver,
-                "units": {"discharge": "m3 s-1", "precipitation": "mm day-1", "evapotranspiration": "mm day-1"},
+                "units": {name: VARIABLE_ATTRS[name]["units"] for name in ("discharge", *FORCING)},
                 "citation": "dynlearn synthetic basin; methods cited in dynlearn/systems/river/"}
 
     def __repr__(self) -> str:

@@ -1,0 +1,57 @@
+"""Forecast skill of driven systems (hydrology): Nash–Sutcliffe efficiency and Kling–Gupta efficiency.
+
+A driven system (a river basin under its weather) has no attractor of its own to compare; its
+forecasts are scored against the observations, series by series, by lead time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def nse(simulated, observed) -> np.ndarray:
+    """Nash–Sutcliffe efficiency along axis 0: 1 − Σ(s − o)² / Σ(o − ō)².
+
+    1 is a perfect forecast, 0 is as good as the observed mean, below 0 worse (Nash & Sutcliffe
+    1970). NaN for a series with no variance.
+
+    Args:
+        simulated, observed: (T, ...) arrays of the same shape.
+
+    Returns:
+        One value per series, shape ``observed.shape[1:]``.
+    """
+    s, o = _pair(simulated, observed)
+    spread = ((o - o.mean(axis=0)) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(spread > 0, 1.0 - ((s - o) ** 2).sum(axis=0) / spread, np.nan)
+
+
+def kge(simulated, observed) -> np.ndarray:
+    """Kling–Gupta efficiency along axis 0: 1 − √((r − 1)² + (α − 1)² + (β − 1)²).
+
+    r the correlation, α = σ_s / σ_o the variability ratio, β = μ_s / μ_o the bias ratio
+    (Gupta, Kling, Yilmaz & Martinez 2009). 1 is perfect; the observed mean scores 1 − √2 in
+    the limit (r undefined, taken as 0). NaN for a series with no variance or a zero mean.
+
+    Args:
+        simulated, observed: (T, ...) arrays of the same shape.
+
+    Returns:
+        One value per series, shape ``observed.shape[1:]``.
+    """
+    s, o = _pair(simulated, observed)
+    ds, do = s - s.mean(axis=0), o - o.mean(axis=0)
+    sd_s, sd_o = np.sqrt((ds ** 2).mean(axis=0)), np.sqrt((do ** 2).mean(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(sd_s > 0, (ds * do).mean(axis=0) / (sd_s * sd_o), 0.0)
+        alpha, beta = sd_s / sd_o, s.mean(axis=0) / o.mean(axis=0)
+        value = 1.0 - np.sqrt((r - 1) ** 2 + (alpha - 1) ** 2 + (beta - 1) ** 2)
+    return np.where((sd_o > 0) & (o.mean(axis=0) != 0), value, np.nan)
+
+
+def _pair(simulated, observed) -> tuple[np.ndarray, np.ndarray]:
+    s, o = np.asarray(simulated, dtype=np.float64), np.asarray(observed, dtype=np.float64)
+    if s.shape != o.shape or s.ndim < 1 or s.shape[0] < 2:
+        raise ValueError(f"simulated and observed must have one shape (T >= 2, ...); got {s.shape} and {o.shape}")
+    return s, o
