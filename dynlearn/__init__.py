@@ -9,6 +9,11 @@ The Python API is the one the CLI and the Prefect flows use::
     run = dynlearn.load_run(run_dir)              # model, normalizer, metadata
     free = run.model.rollout(context, 10_000)     # free run from a context window
     ds = dynlearn.open_store(store)               # schema-checked, lazy xarray Dataset
+    dynlearn.validate(store)                      # ... and every chunk read (no NaN/Inf)
+
+Each command of ``python -m dynlearn`` reaches one of these: generate, ingest, train, evaluate
+(`evaluate_run`), compare (`compare_runs`), validate (`open_store` / `validate`), pipeline
+(`flows.pipeline.pipeline`).
 """
 
 from ._version import __version__ as __version__  # noqa: E402
@@ -32,3 +37,4 @@ from ._workflow import train as train  # noqa: E402
 from ._compose import load_settings as load_settings  # noqa: E402
 from .data import ingest as ingest  # noqa: E402
 from .data import open_store as open_store  # noqa: E402
+from .data import validate as validate  # noqa: E402

@@ -101,6 +101,10 @@ class Settings:
         return _hash(config)
 
 
+# What vector model families learn (a 1-D field flattened); field families learn field stores.
+VECTOR_KINDS = ("ode", "field1d", "series")
+
+
 def build_settings(config: dict, *, check_model: bool = True) -> Settings:
     """Check a resolved config mapping and turn it into `Settings`.
 
@@ -112,7 +116,7 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
     Raises:
         ConfigError: one line naming the bad key or value and the fix.
     """
-    from .models import make_model
+    from .models import make_model, model_family
     from .systems import make_system
 
     system_cfg = dict(config["system"])
@@ -139,6 +143,10 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         dim = system.dim
     model_cfg = dict(config["model"])
     model_name = model_cfg.pop("name")
+    if check_model and system is not None and model_family(model_name).layout == "vector" \
+            and system.kind not in VECTOR_KINDS:
+        raise ConfigError(f"system {system.name!r} gives {system.kind} data; model {model_name!r} learns vectors "
+                          "(ODE states, recorded series or 1-D fields): choose such a system, or a field model")
     if check_model:  # checks the name and every option now (with `auto`, training checks m·dim again)
         dim *= embedding[0] if isinstance(embedding, tuple) else 1
         make_model(model_name, dim, **sized_model_options(model_cfg, dim))

@@ -23,7 +23,7 @@ from ._run import (
     timestamp,
     write_status,
 )
-from ._settings import EvalSpec, Settings, sized_model_options
+from ._settings import VECTOR_KINDS, EvalSpec, Settings, sized_model_options
 from .data import (
     FIELD_KINDS,
     Normalizer,
@@ -60,9 +60,9 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         TrainingDiverged: NaN/Inf during training (the run keeps its last good checkpoint).
     """
     torch.set_num_threads(settings.threads)
+    family = model_family(settings.model_name)
     store = settings.data_store if settings.data_given else generate(settings, progress=settings.trainer.progress)
     ds = validate(store)  # refuses partial stores and NaNs before any run directory exists
-    family = model_family(settings.model_name)
     driven = bool(forcing_variables(ds))
     _check_family_fits(family, settings.model_name, ds, store)
 
@@ -152,7 +152,7 @@ def _check_family_fits(family, name: str, ds, store: Path) -> None:
     """Vector families learn ODE states, recorded series and 1-D fields (flattened); field families
     learn driven field stores (a river grid with its forcing), judged by forecast skill."""
     kind, driven = ds.attrs["kind"], bool(forcing_variables(ds))
-    if family.layout == "vector" and kind not in ("ode", "field1d", "series"):
+    if family.layout == "vector" and kind not in VECTOR_KINDS:
         raise DataError(f"{store} holds a {kind} store; model {name!r} learns vectors (ODE states, recorded series "
                         "or 1-D fields): choose such a system or store, or a field model")
     if family.layout == "field" and not (kind in FIELD_KINDS and driven):

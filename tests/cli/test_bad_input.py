@@ -18,6 +18,7 @@ CASES = {
     "negative dt": (["system.dt=-0.01"], "system.dt must be a positive number"),
     "wrong type": (["trainer.epochs=many"], "trainer.epochs must be int"),
     "unparsable override": (["trainer.epochs"], "write key=value"),
+    "vector model on a grid": (["system=river", "data=river"], "model 'alrnn' learns vectors"),
 }
 
 

@@ -60,3 +60,17 @@ def test_validate_reads_every_chunk_only_when_deep(workdir, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "NaN" in err, err
     assert main(["validate"]) == 2 and "add store=" in capsys.readouterr().err
+
+
+def test_every_command_reaches_a_public_function():
+    """What a command does, the Python API does too (the names the package's docstring lists)."""
+    import dynlearn
+    import flows.pipeline
+
+    public = {"generate": dynlearn.generate, "ingest": dynlearn.ingest, "train": dynlearn.train,
+              "evaluate": dynlearn.evaluate_run, "compare": dynlearn.compare_runs, "validate": dynlearn.validate,
+              "pipeline": flows.pipeline.pipeline}
+    assert set(public) == set(COMMANDS)
+    assert all(callable(f) for f in public.values())
+    for name in ("generate", "ingest", "train", "evaluate_run", "compare_runs", "validate"):
+        assert name in dynlearn.__doc__ and name in dir(dynlearn)
