@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ._chunks import readable
 from ._normalization import Normalizer
 from ._schema import TIME, TRAJ, forcing_variables, layout_of, split_indices, validate
 
@@ -181,8 +182,9 @@ class WindowDataset(Dataset):
         """The split's states and forcing (channels after time), read once."""
         if self._data is None:
             pick = {TRAJ: self.trajectories} if self.by_trajectory else {}
-            self._data = self._variable().isel(pick).values
-            self._forcing_data = self._stacked_forcing(pick)
+            with readable(self.path):
+                self._data = self._variable().isel(pick).values
+                self._forcing_data = self._stacked_forcing(pick)
         return self._data, self._forcing_data
 
     def _stacked_forcing(self, selection: dict) -> np.ndarray | None:
@@ -196,9 +198,10 @@ class WindowDataset(Dataset):
         selection = {TRAJ: int(traj), TIME: slice(start, stop)} if self.by_trajectory \
             else {TIME: slice(first + start, first + stop)}
         forcing = None
-        if self.forcing_names:
-            forcing = np.stack([self._variable(n).isel(selection).values for n in self.forcing_names], axis=1)
-        return self._variable().isel(selection).values, forcing
+        with readable(self.path):
+            if self.forcing_names:
+                forcing = np.stack([self._variable(n).isel(selection).values for n in self.forcing_names], axis=1)
+            return self._variable().isel(selection).values, forcing
 
 
 def _segments(ds, split: str, by_trajectory: bool) -> list[tuple[int, int, int]]:

@@ -25,6 +25,7 @@ import xarray as xr
 
 from .._errors import DataError
 from ..atomic import atomic_directory
+from ._chunks import checksummed
 from ._delay import delay_embed, false_nearest_neighbours_dimension, mutual_information_delay
 from ._schema import COMPLETE, DIM, SPLIT, TIME, TRAJ, layout_of, split_indices, validate
 from ._store import check_reusable, finalize_store
@@ -181,5 +182,6 @@ def _write(path: Path, embedded: xr.Dataset) -> None:
     bare.attrs = {}
     with atomic_directory(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr: consolidated metadata is not in the v3 spec yet
-        bare.to_zarr(str(tmp), mode="w-", zarr_format=3, consolidated=False)
+        bare.to_zarr(str(tmp), mode="w-", zarr_format=3, consolidated=False,
+                     encoding=checksummed(list(bare.data_vars)))
         finalize_store(tmp, attrs)

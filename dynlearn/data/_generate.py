@@ -12,6 +12,7 @@ import zarr
 
 from .._errors import ConfigError, DataError
 from ..systems import add_observation_noise
+from ._chunks import CHECKSUMMED
 from ._datasheet import write_datasheet
 from ._generate_grid import generate_grid_store
 from ._moments import Moments
@@ -24,6 +25,7 @@ from ._store import (
     generated_store_attrs,
     read_progress,
     remaining_chunks,
+    store_lock,
     write_progress,
 )
 
@@ -113,9 +115,15 @@ def generate_store(
     Raises:
         DataError: `path` holds something else, or a store from a different config.
     """
+    path = Path(path)
+    with store_lock(path):  # one writer per store; a second job waits, then reuses what the first made
+        return _generate(path, system, spec, config_hash=config_hash, dt=dt, progress=progress)
+
+
+def _generate(path: Path, system, spec: GenerationSpec, *, config_hash: str, dt: float | None,
+              progress: bool) -> Path:
     from ..solvers import make_system_step  # solvers are only needed when generating
 
-    path = Path(path)
     if system.kind == "grid":
         return generate_grid_store(path, system, spec, config_hash=config_hash, progress=progress)
     dt_sim = float(system.dt if dt is None else dt)
@@ -241,7 +249,7 @@ def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str,
         # ODE chunks hold a few trajectories; a field chunk holds one (a 64² field is 32 KiB a step).
         chunks = (max(1, min(n, 4)) if system.kind == "ode" else 1, spec.chunk_steps, *shape)
         group.create_array(layout.variable, shape=(n, spec.n_steps, *shape), chunks=chunks, dtype="f8",
-                           fill_value=np.nan, dimension_names=layout.dims,
+                           fill_value=np.nan, dimension_names=layout.dims, compressors=CHECKSUMMED,
                            attributes={"coordinates": SPLIT, "long_name": f"{system.name} {layout.variable}"})
         group.create_array(TRAJ, data=np.arange(n, dtype=np.int64), dimension_names=(TRAJ,))
         group.create_array(TIME, data=np.arange(spec.n_steps) * attrs["dt"], dimension_names=(TIME,),

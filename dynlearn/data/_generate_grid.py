@@ -13,6 +13,7 @@ import zarr
 
 from .._errors import ConfigError, DataError
 from ..atomic import atomic_directory
+from ._chunks import CHECKSUMMED
 from ._datasheet import write_datasheet
 from ..systems.river import FORCING, GRID, VARIABLE_ATTRS, basin_dataset
 from ._schema import COMPLETE, MASK, SPLIT, SPLITS, TIME
@@ -119,7 +120,7 @@ def _create_template(path: Path, river, basin, spec, config_hash: str) -> None:
         group.attrs.update(attrs)
         for name in ("discharge", *FORCING):
             group.create_array(name, shape=(n, ny, nx), chunks=(spec.chunk_steps, ny, nx), dtype="f8",
-                               fill_value=np.nan, dimension_names=(TIME, *GRID),
+                               fill_value=np.nan, dimension_names=(TIME, *GRID), compressors=CHECKSUMMED,
                                attributes={**VARIABLE_ATTRS[name], "coordinates": SPLIT})
         resume = group.create_group(_RESUME)
         for name, value in basin.initial_state(1).items():

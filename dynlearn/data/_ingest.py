@@ -31,7 +31,7 @@ from pathlib import Path
 from .._errors import ConfigError, DataError
 from ._ingest_write import write_store
 from ._schema import LAYOUTS
-from ._store import check_reusable, store_attrs
+from ._store import check_reusable, store_attrs, store_lock
 
 FORMATS = ("pdebench", "well", "netcdf", "csv", "npy")
 _EXTENSIONS = {".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".nc": "netcdf", ".nc4": "netcdf",
@@ -101,6 +101,11 @@ def ingest(source: str | Path, store_path: str | Path, spec: IngestSpec = Ingest
     if not source.is_file():
         raise DataError(f"source {source} does not exist or is not a file; fix source=<path>")
     config_hash = _config_hash(source, spec)
+    with store_lock(store_path):  # one writer per store; a second ingest waits, then reuses it
+        return _ingest(source, store_path, spec, config_hash)
+
+
+def _ingest(source: Path, store_path: Path, spec: IngestSpec, config_hash: str) -> Path:
     if store_path.exists():
         check_reusable(store_path, config_hash, complete=True, problem="was made from another source or other options",
                        fix="delete it, or set name=<new name> to keep both")

@@ -21,6 +21,7 @@ import zarr
 
 from .._errors import DataError
 from ..atomic import atomic_directory
+from ._chunks import CHECKSUMMED
 from ._ingest_checks import ENSEMBLES, BlockChecks, check_periods
 from ._schema import LAYOUTS, MASK, SPLIT, SPLITS
 from ._store import finalize_store
@@ -113,7 +114,7 @@ def _write(tmp: Path, source: Source, split: np.ndarray) -> dict:
     non_index = [name for name in coords if name not in layout.dims]
     array = group.create_array(
         layout.variable, shape=source.shape, chunks=_chunks(source), dtype=source.dtype, fill_value=np.nan,
-        dimension_names=layout.dims,
+        dimension_names=layout.dims, compressors=CHECKSUMMED,
         attributes={**source.variable_attrs, "units": source.units, "coordinates": " ".join(non_index)})
     train = split == 0
     check = BlockChecks(source, train)

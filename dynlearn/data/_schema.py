@@ -34,6 +34,7 @@ import xarray as xr
 import zarr
 
 from .._errors import DataError
+from ._chunks import readable
 
 SCHEMA_VERSION = 1
 STATE = "state"
@@ -147,7 +148,15 @@ def validate(path: str | Path, *, check_values: bool = True) -> xr.Dataset:
         raise DataError(f"store {path} has unknown kind {attrs.get('kind')!r} (known: {', '.join(LAYOUTS)}); "
                         "regenerate or re-ingest it")
     layout = LAYOUTS[attrs["kind"]]
-    ds = xr.open_zarr(str(path), chunks=None, consolidated=True)
+    with readable(path):  # a chunk that cannot be read back is named in one line
+        ds = xr.open_zarr(str(path), chunks=None, consolidated=True)
+        _check_layout(ds, path, layout)
+        if check_values:
+            _check_finite(ds, path, layout)
+    return ds
+
+
+def _check_layout(ds: xr.Dataset, path: Path, layout: Layout) -> None:
     if layout.variable not in ds or ds[layout.variable].dims != layout.dims:
         raise DataError(f"store {path} has no variable {layout.variable}({', '.join(layout.dims)}); "
                         "regenerate or re-ingest it")
@@ -158,9 +167,6 @@ def validate(path: str | Path, *, check_values: bool = True) -> xr.Dataset:
         raise DataError(f"store {path} has a time coordinate that is not increasing; re-ingest it")
     if MASK in ds and (ds[MASK].dtype != bool or not set(ds[MASK].dims) <= set(layout.dims)):
         raise DataError(f"store {path} has a mask that is not boolean over {layout.dims}; re-ingest it")
-    if check_values:
-        _check_finite(ds, path, layout)
-    return ds
 
 
 def _check_finite(ds: xr.Dataset, path: Path, layout: Layout) -> None:

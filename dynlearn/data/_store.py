@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import fcntl
+import os
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +61,45 @@ def generated_store_attrs(system, spec, *, config_hash: str, dt_simulated: float
                           seed=spec.seed, lyapunov_time=system.lyapunov_time, units=units,
                           config_hash=config_hash),
             "generation": dataclasses.asdict(spec), "system_description": system.to_dict()}
+
+
+@contextmanager
+def store_lock(path: Path) -> Iterator[None]:
+    """Hold the one writer's lock of the store at `path` for the block.
+
+    A second job writing the same store (two `generate` of one config at once) waits here, with a
+    message, until the first is done, then finds the store complete (or resumes it). The lock is
+    an advisory ``flock`` on a hidden ``.<store>.lock`` file beside the store, removed by its
+    holder on release (a job that refuses its input leaves nothing behind). A waiter that wakes on
+    a file already removed tries again on the new one, so only one job ever holds the live file.
+    The kernel drops a lock when its holder dies (kill -9 included): a killed job's file stays,
+    unlocked, and the next job takes it. Local file systems only (object stores have no flock).
+    """
+    lock = path.parent / f".{path.name}.lock"
+    made_parent, said = not path.parent.exists(), False
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not said:
+                print(f"dynlearn: waiting for another job writing {path} to finish", file=sys.stderr, flush=True)
+                said = True
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        if lock.exists() and os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino:
+            break  # the live lock file, not one its previous holder removed
+        handle.close()
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still holding it: waiters on this inode retry
+        handle.close()
+        if made_parent:  # a refused job leaves no empty folder either
+            try:
+                path.parent.rmdir()
+            except OSError:
+                pass  # not empty: the store (or another job's) is in it
 
 
 def create_store_atomically(path: Path, build: Callable[[zarr.Group], None]) -> None:
