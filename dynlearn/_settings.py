@@ -94,7 +94,8 @@ class Settings:
     @property
     def run_hash(self) -> str:
         """Identifies a training run: everything that changes its result."""
-        ignored = {"resume", "run", "threads", "paths", "device", "eval", "ingest", "source", "seeds", "jobs"}
+        ignored = {"resume", "run", "threads", "paths", "device", "eval", "ingest", "source", "seeds", "jobs",
+                   "input", "forecast"}
         config = {k: v for k, v in self.config.items() if k not in ignored}
         config["trainer"] = {k: v for k, v in config.get("trainer", {}).items()
                              if k not in ("progress", "wall_time_limit")}
@@ -116,7 +117,7 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
     Raises:
         ConfigError: one line naming the bad key or value and the fix.
     """
-    from .models import make_model, model_family
+    from .models import IOShape, make_model, model_family
     from .systems import make_system
 
     system_cfg = dict(config["system"])
@@ -132,7 +133,7 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         # A given store needs no simulator: its own dimension and dt decide.
         if not store.exists():
             raise ConfigError(f"data.path {store} does not exist; fix the path, or drop data.path to generate data")
-        system, dim, dt = None, *_store_shape(store)
+        system, (state_shape, n_forcing, dt) = None, _store_shape(store)
         if name == str(system_cfg.get("id") or system_cfg["name"]):  # the default name: the system's
             name = store.name.removesuffix(".zarr")
     else:
@@ -140,16 +141,20 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         if not isinstance(dt, (int, float)) or isinstance(dt, bool) or not dt > 0:
             raise ConfigError(f"system.dt must be a positive number, got {dt!r}; e.g. system.dt=0.01")
         system = make_system(system_cfg["name"], dt=float(dt), **dict(system_cfg.get("params") or {}))
-        dim = system.dim
+        state_shape, n_forcing = tuple(system.state_shape), len(system.forcing_names)
     model_cfg = dict(config["model"])
     model_name = model_cfg.pop("name")
-    if check_model and system is not None and model_family(model_name).layout == "vector" \
-            and system.kind not in VECTOR_KINDS:
-        raise ConfigError(f"system {system.name!r} gives {system.kind} data; model {model_name!r} learns vectors "
-                          "(ODE states, recorded series or 1-D fields): choose such a system, or a field model")
+    small = model_cfg.pop("small", None) or {}
+    if config.get("small_model"):  # debug=fast: each family shrinks to the sizes its own config gives
+        model_cfg.update(small)
+    if check_model and system is not None:
+        _check_family_fits_system(model_name, system)
     if check_model:  # checks the name and every option now (with `auto`, training checks m·dim again)
-        dim *= embedding[0] if isinstance(embedding, tuple) else 1
-        make_model(model_name, dim, **sized_model_options(model_cfg, dim))
+        if model_family(model_name).layout == "field":
+            io = IOShape((1, *state_shape), (n_forcing, *state_shape))
+        else:
+            io = IOShape((math.prod(state_shape) * (embedding[0] if isinstance(embedding, tuple) else 1),))
+        make_model(model_name, io, **sized_model_options(model_cfg, io.dim))
     dtype = {"float32": torch.float32, "float64": torch.float64}.get(config["dtype"])
     if dtype is None:
         raise ConfigError(f"dtype must be float32 or float64, got {config['dtype']!r}")
@@ -185,6 +190,19 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
     )
 
 
+def _check_family_fits_system(model_name: str, system) -> None:
+    """Refuse a model family that cannot learn what the system gives, before anything is built."""
+    from .models import model_family
+
+    layout = model_family(model_name).layout
+    if layout == "vector" and system.kind not in VECTOR_KINDS:
+        raise ConfigError(f"system {system.name!r} gives {system.kind} data; model {model_name!r} learns vectors "
+                          "(ODE states, recorded series or 1-D fields): choose such a system, or a field model")
+    if layout == "field" and system.kind != "grid":
+        raise ConfigError(f"model {model_name!r} learns driven field data (a river grid with its forcing); system "
+                          f"{system.name!r} gives {system.kind} data: use system=river data=river, or a vector model")
+
+
 def sized_model_options(options: dict, obs_dim: int) -> dict:
     """`options` with ``latent_dim: null`` sized by the data dimension D:
     ``max(50, min(10 D, max(100, 2 D)))``, i.e. 50 up to 5 dimensions, 10 per dimension up to 100,
@@ -212,14 +230,15 @@ def _delay_embedding(value) -> tuple[int, int] | str | None:
                       f"tau >= 1 (steps), got {value!r}; e.g. data.delay_embedding=[3,20]")
 
 
-def _store_shape(store: Path) -> tuple[int, float]:
-    """(observed dimension, stored dt) of an existing store, checked against the schema."""
-    from .data import TIME, TRAJ, layout_of, validate
+def _store_shape(store: Path) -> tuple[tuple[int, ...], int, float]:
+    """(shape of one stored state, forcing variables, stored dt) of an existing store, checked
+    against the schema."""
+    from .data import TIME, TRAJ, forcing_variables, layout_of, validate
 
     ds = validate(store, check_values=False)  # values are checked once, when training reads them
     layout = layout_of(ds)
-    state = [ds.sizes[d] for d in layout.dims if d not in (TRAJ, TIME)]
-    return int(math.prod(state)), float(ds.attrs["dt"])
+    state = tuple(ds.sizes[d] for d in layout.dims if d not in (TRAJ, TIME))
+    return state, len(forcing_variables(ds)), float(ds.attrs["dt"])
 
 
 def typed(cls, values: dict, prefix: str):

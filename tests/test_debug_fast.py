@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from dynlearn import ConfigError
+from dynlearn._compose import load_config
 from dynlearn.cli import load_settings, main
+from dynlearn.models import model_family
 from tests.helpers import REPO
 
 GOLDEN = Path(__file__).parent / "golden" / "lorenz_debug_fast.json"
@@ -23,14 +26,21 @@ MODELS = sorted(p.stem for p in (REPO / "conf" / "model").glob("*.yaml"))
 @pytest.mark.parametrize("exp", [None, *EXPERIMENTS])
 def test_every_experiment_and_model_shrinks_with_debug_fast(monkeypatch, exp, model):
     monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    full = load_settings([f"model={model}", *([f"+exp={exp}"] if exp else [])])
-    fast = load_settings([f"model={model}", *([f"+exp={exp}"] if exp else []), "debug=fast"])
+    overrides = [f"model={model}", *([f"+exp={exp}"] if exp else [])]
+    config = load_config([*overrides, "debug=fast"])  # every pair composes
+    if model_family(model).layout == "field":  # a field family and an ODE experiment: refused in one line
+        with pytest.raises(ConfigError, match=f"(?i){model}.*(field|grid)"):
+            load_settings([*overrides, "debug=fast"])
+        return
+    full, fast = load_settings(overrides), load_settings([*overrides, "debug=fast"])
     assert fast.trainer.epochs == 4 and fast.trainer.batches_per_epoch == 5 and fast.eval.n_ics == 2
     assert fast.eval.n_steps == 500 and fast.config["data"]["n_steps"] == 1200 and fast.threads == 1
-    assert fast.model_options["latent_dim"] is None and fast.model_options["n_pwl"] == 2
+    # The model takes the small sizes its own config gives, whatever the experiment chose.
+    assert fast.model_options == {**full.model_options, **config["model"]["small"]}
+    if model == "alrnn":
+        assert fast.model_options["latent_dim"] is None and fast.model_options["n_pwl"] == 2
     # Only the sizes change: the experiment's choices of system, forcing and schedule stay.
     assert fast.config["system"] == full.config["system"]
-    assert fast.model_options["forcing"] == full.model_options["forcing"]
     assert fast.trainer.lr_start == full.trainer.lr_start
     # Its data and runs never mix with the full experiment's.
     assert fast.data_store != full.data_store and fast.name.endswith("-debug")

@@ -12,9 +12,10 @@ from typing import Any
 
 from dynlearn._errors import ConfigError
 from dynlearn.models.alrnn import ALRNN
+from dynlearn.models.arx import ARX
 from dynlearn.models._base import AbstractModel, IOShape
 
-MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN}
+MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX}
 
 
 def list_models() -> list[str]:

@@ -44,6 +44,8 @@ class AbstractSystem(abc.ABC):
     dt: float
     state_names: tuple[str, ...]
     kind: str = "ode"
+    # Exogenous inputs its stores carry beside the state (a river's rain and evapotranspiration).
+    forcing_names: tuple[str, ...] = ()
     default_solver: str = "rk4"
     challenges: str = ("chaotic: nearby states separate at the rate λ1, so pointwise forecasts fail "
                        "after a few Lyapunov times; judge models on the attractor's invariants")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dynlearn._errors import ConfigError
-from dynlearn.models import AbstractModel, list_models, make_model
+from dynlearn.models import AbstractModel, IOShape, list_models, make_model, model_family
 
 
 def test_unknown_name_lists_valid_names():
@@ -17,16 +17,22 @@ def test_unknown_option_lists_valid_options():
         make_model("alrnn", 3, latent_dims=10)
 
 
+# What each layout reads in the contract test: a 3-D vector, or one channel on a 4 x 5 grid with 2 forcings.
+SHAPES = {"vector": IOShape((3,)), "field": IOShape((1, 4, 5), (2, 4, 5))}
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_contract(name, generator):
-    model = make_model(name, 3)
+    io = SHAPES[model_family(name).layout]
+    model = make_model(name, io)
     assert isinstance(model, AbstractModel)
-    x = torch.randn(2, 9, 3, generator=generator)
-    out = model.loss({"x": x})
+    x = torch.randn(2, 9, *io.state, generator=generator)
+    u = torch.randn(2, 9, *io.forcing, generator=generator)
+    out = model.loss({"x": x, "u": u, "index": torch.zeros(2, 2, dtype=torch.int64)})
     assert "loss" in out and all(v.ndim == 0 for v in out.values())
     out["loss"].backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
-    state = model.initial_state(x[:, :4])
-    assert model.step(state).shape == state.shape
-    assert model.observe(state).shape == (2, 3)
-    assert model.rollout(x[:, :4], 5).shape == (2, 5, 3)
+    state = model.initial_state(x[:, :4], u[:, :4])
+    assert model.step(state, u[:, 4]).shape == state.shape
+    assert model.observe(state).shape == (2, *io.state)
+    assert model.rollout(x[:, :4], 5, u).shape == (2, 5, *io.state)

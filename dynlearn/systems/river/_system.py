@@ -30,6 +30,7 @@ class RiverSystem(AbstractSystem):
 
     name = "river"
     kind = "grid"
+    forcing_names = FORCING
     default_solver = "bucket+routing"
     dt = 1.0  # one day
     lyapunov_time = None
