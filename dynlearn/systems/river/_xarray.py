@@ -31,13 +31,14 @@ FORCING = ("precipitation", "evapotranspiration")  # the weather that drives the
 STATIC_MAPS = ("mask", "upstream_area", "elevation", "ldd")
 
 
-def basin_dataset(basin: RiverBasin, days: np.ndarray, statics: tuple[str, ...] = STATIC_MAPS) -> xr.Dataset:
-    """The basin's static maps on its CF grid, with a daily ``time`` coordinate `days` (datetime64)."""
+def basin_dataset(basin: RiverBasin, days: np.ndarray | None, statics: tuple[str, ...] = STATIC_MAPS) -> xr.Dataset:
+    """The basin's static maps on its CF grid, with a daily ``time`` coordinate `days`
+    (datetime64; None: no time coordinate, for a store whose days come later)."""
     maps = {"mask": basin.mask.numpy(), "upstream_area": basin.upstream_area_km2.numpy(),
             "elevation": basin.elevation.numpy(), "ldd": basin.ldd.numpy().astype(np.int8)}
+    time = {} if days is None else {"time": ("time", days, CF_COORD_ATTRS["time"])}
     return xr.Dataset(
         {name: (GRID, maps[name], VARIABLE_ATTRS[name]) for name in statics},
-        coords={"time": ("time", days, CF_COORD_ATTRS["time"]),
-                "lat": ("lat", basin.lat.numpy(), CF_COORD_ATTRS["lat"]),
+        coords={**time, "lat": ("lat", basin.lat.numpy(), CF_COORD_ATTRS["lat"]),
                 "lon": ("lon", basin.lon.numpy(), CF_COORD_ATTRS["lon"])},
     )
