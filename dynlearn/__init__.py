@@ -10,9 +10,10 @@ The Python API is the one the CLI and the Prefect flows use::
     free = run.model.rollout(context, 10_000)     # free run from a context window
     ds = dynlearn.open_store(store)               # schema-checked, lazy xarray Dataset
     dynlearn.validate(store)                      # ... and every chunk read (no NaN/Inf)
+    path = dynlearn.forecast(run_dir, store, dynlearn.ForecastSpec(lead=200))  # batch forecasts into Zarr
 
 Each command of ``python -m dynlearn`` reaches one of these: generate, ingest, train, evaluate
-(`evaluate_run`), compare (`compare_runs`), validate (`open_store` / `validate`), pipeline
+(`evaluate_run`), forecast, compare (`compare_runs`), validate (`open_store` / `validate`), pipeline
 (`flows.pipeline.pipeline`).
 """
 
@@ -25,6 +26,8 @@ from ._errors import DynlearnError as DynlearnError  # noqa: E402
 from ._errors import TrainingDiverged as TrainingDiverged  # noqa: E402
 from ._evaluate import evaluate as evaluate  # noqa: E402
 from ._evaluate import metrics_table as metrics_table  # noqa: E402
+from ._forecast import ForecastSpec as ForecastSpec  # noqa: E402
+from ._forecast import forecast as forecast  # noqa: E402
 from ._run import Run as Run  # noqa: E402
 from ._run import load_run as load_run  # noqa: E402
 from ._seeds import train_seeds as train_seeds  # noqa: E402

@@ -44,6 +44,11 @@ def _commands() -> dict[str, Command]:
         "train": Command(_train, "generate data if missing, train, evaluate; writes runs/<name>/<time>/",
                          "resume=<run dir>|true seeds=<n> jobs=<k> trainer.* eval.*"),
         "evaluate": Command(_evaluate, "evaluate a trained run into <run dir>/eval-<time>/", "run=<run dir> (required) eval.*"),
+        "forecast": Command(_forecast, "batch forecasts from every init of a store's split into "
+                            "<run dir>/forecast-<key>/forecast.zarr; rerunning resumes or reuses it",
+                            "run=<run dir> (required) input=<store> (required) forecast.lead forecast.members "
+                            "forecast.perturbation forecast.stride forecast.split forecast.chunk_inits "
+                            "forecast.context forecast.seed forecast.progress threads"),
         "compare": Command(_compare, "invariants of runs side by side (same test data, same protocol)",
                            "runs=<run dir>|<folder of runs>|[a,b] (required)"),
         "validate": Command(_validate, "check a store: schema and completeness; deep=true also reads every chunk "
@@ -55,7 +60,6 @@ def _commands() -> dict[str, Command]:
 
 # Commands the open issues add, in the same grammar (README "Commands"); not in this version.
 COMING = {
-    "forecast": "run=<run dir> input=<store> (batch forecasts into Zarr)",
     "dashboard": "port=<n> address=127.0.0.1 (the Panel app of attractor metrics)",
 }
 
@@ -66,6 +70,7 @@ EXAMPLES = """examples:
   python -m dynlearn train +exp=lorenz seeds=5 jobs=2
   python -m dynlearn evaluate run=runs/lorenz/2026-11-23_15-00-00_000000
   python -m dynlearn compare runs=runs/lorenz
+  python -m dynlearn forecast run=runs/lorenz/2026-11-23_15-00-00_000000 input=data/lorenz63.zarr forecast.members=10 forecast.perturbation=0.01
   python -m dynlearn validate store=data/lorenz63.zarr deep=true
   python -m dynlearn ingest source=glofas.nc name=rhine
   python -m dynlearn ingest source=x.npy ingest.dt=0.01
@@ -237,6 +242,35 @@ def _evaluate(overrides: list[str]) -> int:
     out = evaluate_run(settings.run, settings.eval)
     _print_summary(out)
     return 0
+
+
+def _forecast(overrides: list[str]) -> int:
+    import torch
+
+    from ._forecast import ForecastSpec, forecast
+    from ._settings import typed
+
+    config = load_config(overrides)
+    if not isinstance(config.get("run"), str):
+        raise ConfigError("forecast needs the run to forecast with: add run=<run directory> (under runs/)")
+    if not isinstance(config.get("input"), str):
+        raise ConfigError("forecast needs the store to start from: add input=<store .zarr> (e.g. the run's data store)")
+    spec = typed(ForecastSpec, config["forecast"], "forecast")
+    torch.set_num_threads(_positive_int(config, "threads"))
+    path = forecast(Path(config["run"]), Path(config["input"]), spec, log=print)
+    print(_skill_summary(path))
+    return 0
+
+
+def _skill_summary(path: Path) -> str:
+    """Skill at the first and last lead, one line."""
+    from .data import open_forecast
+
+    ds = open_forecast(path)
+    names = [n for n in ("rmse", "acc", "crps", "nse", "kge") if n in ds]
+    at = [f"lead {ds.lead_step.values[i]}: " + ", ".join(f"{n} {float(ds[n].values[i]):.4g}" for n in names)
+          for i in sorted({0, ds.sizes["lead"] - 1})]
+    return "skill " + "; ".join(at) + f" (over {int(ds.n_verified.values[0])} verified inits at lead 1)"
 
 
 def _compare(overrides: list[str]) -> int:

@@ -53,6 +53,8 @@ class AbstractModel(nn.Module, abc.ABC):
     """
 
     layout: ClassVar[Literal["vector", "field"]] = "vector"
+    # The longest forecast a family supports, in steps (None: any); `dynlearn.forecast` refuses longer leads.
+    max_lead: ClassVar[int | None] = None
 
     @abc.abstractmethod
     def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
