@@ -28,6 +28,7 @@ from ._evaluate import evaluate as evaluate  # noqa: E402
 from ._evaluate import metrics_table as metrics_table  # noqa: E402
 from ._forecast import ForecastSpec as ForecastSpec  # noqa: E402
 from ._forecast import forecast as forecast  # noqa: E402
+from ._river_daily import river_daily as river_daily  # noqa: E402
 from ._run import Run as Run  # noqa: E402
 from ._run import load_run as load_run  # noqa: E402
 from ._seeds import train_seeds as train_seeds  # noqa: E402

@@ -4,6 +4,7 @@ from ._cases import EvalCases as EvalCases
 from ._cases import evaluation_cases as evaluation_cases
 from ._cases import floor_cases as floor_cases
 from ._cases import forecast_cases as forecast_cases
+from ._chunks import verify_chunks as verify_chunks
 from ._dataset import FIELD_KINDS as FIELD_KINDS
 from ._dataset import WindowDataset as WindowDataset
 from ._dataset import in_layout as in_layout
@@ -24,6 +25,8 @@ from ._inits import forecast_inits as forecast_inits
 from ._netcdf import read_glofas_netcdf as read_glofas_netcdf
 from ._netcdf import write_glofas_netcdf as write_glofas_netcdf
 from ._normalization import Normalizer as Normalizer
+from ._river_feed import advance_river_feed as advance_river_feed
+from ._river_feed import feed_store_path as feed_store_path
 from ._schema import SCHEMA_VERSION as SCHEMA_VERSION
 from ._schema import TIME as TIME
 from ._schema import TRAJ as TRAJ
@@ -35,4 +38,5 @@ from ._schema import split_indices as split_indices
 from ._schema import validate as validate
 from ._store import chunk_generator as chunk_generator
 from ._store import is_complete as is_complete
+from ._store import store_lock as store_lock
 
