@@ -52,7 +52,7 @@ def _commands() -> dict[str, Command]:
         "compare": Command(_compare, "invariants of runs side by side (same test data, same protocol)",
                            "runs=<run dir>|<folder of runs>|[a,b] (required)"),
         "validate": Command(_validate, "check a store: schema and completeness; deep=true also reads every chunk "
-                            "(NaN/Inf)", "store=<path> (required) deep=true|false"),
+                            "(checksums, NaN/Inf)", "store=<path> (required) deep=true|false"),
         "pipeline": Command(_pipeline, "the Prefect flow generate -> train -> evaluate (embedded server unless "
                             "PREFECT_API_URL)", "the keys of train"),
     }
@@ -289,7 +289,7 @@ def _compare(overrides: list[str]) -> int:
 
 
 def _validate(overrides: list[str]) -> int:
-    from .data import open_store, validate
+    from .data import open_store, validate, verify_chunks
 
     config = load_config(overrides)
     store, deep = config.get("store"), config.get("deep")
@@ -298,6 +298,8 @@ def _validate(overrides: list[str]) -> int:
     if not isinstance(deep, bool):
         raise ConfigError(f"deep must be true or false, got {deep!r}")
     ds = validate(store) if deep else open_store(store)
+    if deep:
+        verify_chunks(store)  # every chunk of every array, checksums verified where the store has them
     layout = ", ".join(f"{d}={n}" for d, n in ds.sizes.items())
     print(f"store: {store}: valid (kind {ds.attrs['kind']}, schema {ds.attrs['schema_version']}, complete; {layout}; "
           + ("every chunk read, no NaN/Inf)" if deep else "values not read: deep=true reads every chunk)"))
