@@ -26,6 +26,8 @@ from ._netcdf import read_glofas_netcdf as read_glofas_netcdf
 from ._netcdf import write_glofas_netcdf as write_glofas_netcdf
 from ._normalization import Normalizer as Normalizer
 from ._river_feed import advance_river_feed as advance_river_feed
+from ._river_feed import append_observation_files as append_observation_files
+from ._river_feed import create_observation_store as create_observation_store
 from ._river_feed import feed_store_path as feed_store_path
 from ._schema import SCHEMA_VERSION as SCHEMA_VERSION
 from ._schema import TIME as TIME

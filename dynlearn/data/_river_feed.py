@@ -8,8 +8,8 @@ spin-up of its own. Each day is a valid grid store (`validate` reads it; its day
 run on it as on any store. Day k's weather comes from its own generator (seed, k) and the
 basin's hidden state (soil, channels, rain field) is kept in the store, in two slots, so a run
 killed at any moment and rerun appends the same day once: the result equals an uninterrupted
-feed's. A real feed would append the days of NetCDF/CSV files dropped in a folder instead
-(README, "Scheduled pipelines").
+feed's. A real feed appends the days of NetCDF files dropped in a folder instead
+(`append_observation_files`, README "The daily river forecast").
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import zarr
 
 from .._errors import DataError
 from ..atomic import atomic_directory
-from ..systems.river import FORCING, GRID, VARIABLE_ATTRS, basin_dataset
+from ..systems.river import FORCING, GRID, VARIABLE_ATTRS
 from ._chunks import CHECKSUMMED
-from ._schema import COMPLETE, MASK, SPLIT, SPLITS, TIME, open_store
+from ._schema import COMPLETE, MASK, SPLIT, SPLITS, TIME, forcing_variables, open_store
 from ._store import PROGRESS, chunk_generator, store_lock
 
 FEED_SEED_OFFSET = 1_000_003  # the feed's weather: a stream apart from the generated store's chunks
@@ -40,6 +40,29 @@ def feed_store_path(store: str | Path) -> Path:
     """Where the feed of the generated river store `store` lives: ``<name>-feed.zarr`` beside it."""
     store = Path(store)
     return store.parent / f"{store.name.removesuffix('.zarr')}-feed.zarr"
+
+
+def create_observation_store(store: str | Path) -> Path:
+    """An empty observation store for the days after the grid `store` (generated or ingested):
+    its grid, static maps, normalization and attrs, no days yet; its days come from the
+    synthetic feed (`advance_river_feed`) or from dropped files (`append_observation_files`).
+    An existing one is kept.
+
+    Returns:
+        The observation store's path (`feed_store_path`).
+
+    Raises:
+        DataError: `store` is not a driven grid store (discharge with its forcing).
+    """
+    source = open_store(store)
+    if source.attrs["kind"] != "grid" or set(forcing_variables(source)) != set(FORCING):
+        raise DataError(f"{store} is not a river grid store with {' and '.join(FORCING)}; give the store "
+                        "`python -m dynlearn generate system=river data=river` made")
+    path = feed_store_path(store)
+    with store_lock(path):
+        if not path.exists():
+            _create(path, source, Path(store))
+    return path
 
 
 def advance_river_feed(store: str | Path, river, *, days: int = 1) -> Path:
@@ -57,44 +80,38 @@ def advance_river_feed(store: str | Path, river, *, days: int = 1) -> Path:
         DataError: `store` is not a generated river store of `river`.
     """
     source = open_store(store)
-    if source.attrs["kind"] != "grid" or source.attrs["system"] != river.name or "generation" not in source.attrs:
+    if source.attrs["system"] != river.name or "generation" not in source.attrs:
         raise DataError(f"{store} is not a generated river store; give the store `python -m dynlearn generate "
                         "system=river data=river` made")
     if tuple(source.sizes[d] for d in GRID) != tuple(river.state_shape):
         raise DataError(f"{store} holds a {source.sizes['lat']}x{source.sizes['lon']} grid, the river config a "
                         f"{river.state_shape[0]}x{river.state_shape[1]} one; use the config the store was made with")
-    path = feed_store_path(store)
+    path = create_observation_store(store)
+    seed = int(source.attrs["seed"])
+    basin = river.basin(seed)
     with store_lock(path):
-        if not path.exists():
-            _create(path, river, source, Path(store))
-        basin = river.basin(int(source.attrs["seed"]))
         group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-        seed = int(source.attrs["seed"]) + FEED_SEED_OFFSET
+        if _RESUME not in group:
+            _start_basin(group, basin, seed, spin_up=int(round(source.attrs["generation"]["transient_time"])))
         for _ in range(days):
-            _append_day(path, group, basin, seed)
+            _append_day(path, group, basin, seed + FEED_SEED_OFFSET)
     return path
 
 
-def _create(path: Path, river, source, store: Path) -> None:
-    """An empty feed: statics, the spun-up hidden state in slot 0, the attrs of a grid store."""
-    seed = int(source.attrs["seed"])
-    basin = river.basin(seed)
-    first_day = pd.Timestamp(source["time"].values[-1]) + pd.Timedelta(days=1)
-    spin_up = int(round(source.attrs["generation"]["transient_time"]))
-    state = basin.initial_state(1, day_of_year=float(first_day.day_of_year - 1 - spin_up))
-    if spin_up:
-        _, state = basin.simulate(state, spin_up, chunk_generator(seed + FEED_SEED_OFFSET, -1))
+def _create(path: Path, source, store: Path) -> None:
+    """An empty observation store: the grid store's statics and attrs, no days yet."""
+    first_day = pd.Timestamp(source[TIME].values[-1]) + pd.Timedelta(days=1)
     attrs = {key: source.attrs[key] for key in source.attrs if key not in (COMPLETE, PROGRESS, "generation")}
     attrs.update(config_hash=hashlib.sha256(f"{source.attrs['config_hash']}-feed".encode()).hexdigest()[:16],
                  created=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-                 feed={"source_store": str(store.resolve()), "first_day": str(first_day.date()),
-                       "seed_offset": FEED_SEED_OFFSET},
-                 norm_mean=source.attrs["norm_mean"], norm_std=source.attrs["norm_std"], **{COMPLETE: False})
-    ny, nx = river.state_shape
+                 feed={"source_store": str(store.resolve()), "first_day": str(first_day.date())},
+                 **{COMPLETE: False})
+    statics = source[[name for name in (MASK, "upstream_area", "elevation") if name in source]].drop_vars(
+        [TIME, SPLIT], errors="ignore")
+    ny, nx = source.sizes["lat"], source.sizes["lon"]
     with atomic_directory(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr: consolidated metadata is not in the v3 spec yet
-        basin_dataset(basin, None, statics=(MASK, "upstream_area", "elevation")).to_zarr(
-            str(tmp), mode="w-", zarr_format=3, consolidated=False)
+        statics.load().to_zarr(str(tmp), mode="w-", zarr_format=3, consolidated=False)
         group = zarr.open_group(str(tmp), mode="r+", use_consolidated=False)
         group.attrs.update(attrs)
         group.create_array(TIME, shape=(0,), chunks=(CHUNK_DAYS,), dtype="i8", dimension_names=(TIME,),
@@ -106,34 +123,96 @@ def _create(path: Path, river, source, store: Path) -> None:
             group.create_array(name, shape=(0, ny, nx), chunks=(CHUNK_DAYS, ny, nx), dtype="f8", fill_value=np.nan,
                                dimension_names=(TIME, *GRID), compressors=CHECKSUMMED,
                                attributes={**VARIABLE_ATTRS[name], "coordinates": SPLIT})
-        resume = group.create_group(_RESUME)
-        for name, value in state.items():
-            resume.create_array(name, shape=(2, *value.shape), dtype="f8", fill_value=np.nan)
-            resume[name][0] = value.numpy()
         group.attrs[PROGRESS] = {"chunks_done": 0, "first_day": str(first_day.date())}
+
+
+def _start_basin(group: zarr.Group, basin, seed: int, *, spin_up: int) -> None:
+    """The synthetic feed's hidden state (soil, channels, rain field) on its first day, spun up
+    with its own weather, in slot 0 of two."""
+    first_day = pd.Timestamp(group.attrs[PROGRESS]["first_day"])
+    state = basin.initial_state(1, day_of_year=float(first_day.day_of_year - 1 - spin_up))
+    if spin_up:
+        _, state = basin.simulate(state, spin_up, chunk_generator(seed + FEED_SEED_OFFSET, -1))
+    resume = group.create_group(_RESUME)
+    for name, value in state.items():
+        resume.create_array(name, shape=(2, *value.shape), dtype="f8", fill_value=np.nan)
+        resume[name][0] = value.numpy()
+
+
 
 
 def _append_day(path: Path, group: zarr.Group, basin, seed: int) -> None:
     """Day k = days done: simulate it from slot k % 2, write row k (again, if a killed run got that
     far), keep the next state in the other slot, then count it and publish the new view."""
-    record = dict(group.attrs[PROGRESS])
-    k, first_day = int(record["chunks_done"]), pd.Timestamp(record["first_day"])
+    k = int(group.attrs[PROGRESS]["chunks_done"])
     state = {name: torch.from_numpy(np.asarray(group[_RESUME][name][k % 2])) for name in group[_RESUME].array_keys()}
     outputs, state = basin.simulate(state, 1, chunk_generator(seed, k))
-    mask = basin.mask.numpy()
     discharge = outputs["discharge"][0, 0].numpy()
-    if not np.isfinite(discharge[mask]).all() or (discharge[mask] < 0).any():
+    if not np.isfinite(discharge[basin.mask.numpy()]).all() or (discharge[basin.mask.numpy()] < 0).any():
         raise DataError(f"the river feed {path} produced negative or non-finite discharge on day {k}; check the "
                         "river config, delete the feed store and rerun")
+    for name, value in state.items():  # the other slot: day k's own start state stays until it is counted
+        group[_RESUME][name][(k + 1) % 2] = value.numpy()
+    _write_day(path, group, {"discharge": discharge, **{n: outputs[n][0, 0].numpy() for n in FORCING}})
+
+
+def append_observation_files(store: str | Path, files: list[str | Path]) -> list[Path]:
+    """Append the days of GloFAS-style NetCDF files (``discharge`` and the forcing on the store's
+    grid, by day) to an observation store: the drop folder of a real feed.
+
+    Days the store holds already are skipped (a file dropped twice adds nothing); a file that
+    would leave a gap, or holds another grid or misses a variable, is refused in one line before
+    anything of it is written.
+
+    Returns:
+        The files whose days were appended or already there, in date order.
+    """
+    from ._netcdf import read_glofas_netcdf
+
+    path = Path(store)
+    with store_lock(path):
+        group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+        first_day = pd.Timestamp(group.attrs[PROGRESS]["first_day"])
+        datasets = sorted(((read_glofas_netcdf(f), Path(f)) for f in files), key=lambda d: d[0]["time"].values[0])
+        for ds, file in datasets:
+            _check_file(ds, file, group)
+        for ds, file in datasets:
+            for day in range(ds.sizes[TIME]):
+                k = int(group.attrs[PROGRESS]["chunks_done"])
+                date = pd.Timestamp(ds[TIME].values[day]).normalize()
+                expected = first_day + pd.Timedelta(days=k)
+                if date < expected:
+                    continue  # already in the store
+                if date > expected:
+                    raise DataError(f"{file} starts at {date.date()}, but {path} needs {expected.date()} next; drop "
+                                    "the missing days' files first")
+                _write_day(path, group, {name: ds[name].values[day] for name in ("discharge", *FORCING)})
+    return [file for _, file in datasets]
+
+
+def _check_file(ds, file: Path, group: zarr.Group) -> None:
+    missing = [name for name in ("discharge", *FORCING) if name not in ds]
+    if missing:
+        raise DataError(f"{file} lacks {', '.join(missing)}; a feed file holds discharge and the forcing by day")
+    for name in GRID:
+        if ds.sizes.get(name) != group[name].shape[0] or not np.allclose(ds[name].values, group[name][:]):
+            raise DataError(f"{file} is on another grid than the observation store ({name} differs); re-export "
+                            "it on the store's grid")
+
+
+def _write_day(path: Path, group: zarr.Group, values: dict[str, np.ndarray]) -> None:
+    """Row k = days done of every variable (written again if a killed run got that far), then
+    count it and publish the new view: each day appears whole, once."""
+    record = dict(group.attrs[PROGRESS])
+    k, first_day = int(record["chunks_done"]), pd.Timestamp(record["first_day"])
+    mask = group[MASK][:]
     for name in (TIME, SPLIT, "discharge", *FORCING):
         group[name].resize((k + 1, *group[name].shape[1:]))
     group[TIME][k] = (first_day + pd.Timedelta(days=k) - pd.Timestamp(_EPOCH)).days
-    group[SPLIT][k] = SPLITS.index("test")  # every fed day lies after the generated series: the future
-    group["discharge"][k] = np.where(mask, discharge, np.nan)
+    group[SPLIT][k] = SPLITS.index("test")  # every fed day lies after the training series: the future
+    group["discharge"][k] = np.where(mask, values["discharge"], np.nan)
     for name in FORCING:
-        group[name][k] = outputs[name][0, 0].numpy()
-    for name, value in state.items():
-        group[_RESUME][name][(k + 1) % 2] = value.numpy()
+        group[name][k] = values[name]
     # One attribute write counts the day and marks the store readable (every appended day leaves one).
     group.attrs.update({PROGRESS: {**record, "chunks_done": k + 1}, COMPLETE: True})
     with warnings.catch_warnings():

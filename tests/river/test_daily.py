@@ -11,7 +11,15 @@ import zarr
 
 import dynlearn
 from dynlearn.atomic import atomic_torch_save
-from dynlearn.data import advance_river_feed, validate
+from dynlearn import DataError
+from dynlearn.data import (
+    advance_river_feed,
+    append_observation_files,
+    create_observation_store,
+    feed_store_path,
+    validate,
+    write_glofas_netcdf,
+)
 from tests.helpers import REPO
 
 RIVER = ["system=river", "data=river", "model=arx", "system.params.ny=8", "system.params.nx=8",
@@ -99,3 +107,27 @@ def test_daily_forecasts_are_scored_exactly_for_persistence(river):
         assert float(r["rmse"]) == pytest.approx(expected, rel=1e-5)
         assert float(r["rmse_persistence"]) == pytest.approx(expected, rel=1e-12)
         assert float(r["bias"]) == pytest.approx(np.mean(q[issue] - q[valid]), rel=1e-5, abs=1e-5)
+
+
+def test_a_drop_folder_of_netcdf_files_feeds_the_same_store(river, tmp_path):
+    settings, store = river
+    synthetic = validate(advance_river_feed(store, settings.system, days=3))
+    days = synthetic[["discharge", "precipitation", "evapotranspiration"]].load().drop_vars("split")
+    days.attrs = {}  # a file from outside carries its own attrs, not a store's
+    drop = tmp_path / "drop"
+    first = write_glofas_netcdf(days.isel(time=slice(0, 2)), drop / "a.nc", packed=False)
+    second = write_glofas_netcdf(days.isel(time=slice(2, 3)), drop / "b.nc", packed=False)
+    later = write_glofas_netcdf(days.isel(time=slice(2, 3)).assign_coords(
+        time=days["time"].values[2:] + np.timedelta64(2, "D")), drop / "c.nc", packed=False)
+    shutil.rmtree(feed_store_path(store))
+
+    observations = create_observation_store(store)
+    assert append_observation_files(observations, [second, first]) == [first, second]  # by date
+    assert append_observation_files(observations, [first]) == [first]  # dropped twice: nothing added
+    fed = validate(observations)
+    for name in ("discharge", "precipitation", "evapotranspiration"):
+        np.testing.assert_array_equal(fed[name].values, synthetic[name].values)
+    np.testing.assert_array_equal(fed["time"].values, synthetic["time"].values)
+    with pytest.raises(DataError, match="c.nc starts at .*needs .* next; drop the missing days' files first"):
+        append_observation_files(observations, [later])
+    assert len(validate(observations)["time"]) == 3
