@@ -11,7 +11,7 @@ PREFECT_ENV := PREFECT_HOME=$(CURDIR)/.prefect PREFECT_SERVER_EPHEMERAL_ENABLED=
 # PASSIVE: on a shared 2-core machine, spinning OpenMP threads wait ~100 ms per call for a core
 # another job holds (bench/RESULTS.md).
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench serve clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,12 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(PREFECT_ENV) $(BIN)/python -m dynlearn pipeline +exp=lorenz
+
+# A Prefect server on PostgreSQL (database DYNLEARN_PREFECT_DB, created if missing) and the
+# scheduled deployments of flows/serve.py, until Ctrl-C: make serve [DEPLOYMENTS="nightly-pipeline debug=fast"]
+serve: setup
+	PREFECT_HOME=$(CURDIR)/.prefect PREFECT_SERVER_ANALYTICS_ENABLED=false MPLBACKEND=Agg OMP_WAIT_POLICY=PASSIVE \
+		$(BIN)/python -m flows.server $(DEPLOYMENTS)
 
 test: setup
 	$(PREFECT_ENV) $(BIN)/python -m pytest --durations=25

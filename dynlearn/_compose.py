@@ -54,6 +54,39 @@ def load_settings(overrides: list[str], *, check_model: bool = True):
     return build_settings(load_config(overrides), check_model=check_model)
 
 
+def load_ingest(overrides: list[str]):
+    """Compose and validate what ``ingest`` reads: ``(source, target store, IngestSpec)``.
+
+    The target is ``<paths.data>/<name>.zarr``, `name` defaulting to the source file's stem.
+    """
+    from ._settings import typed
+    from .data import IngestSpec
+
+    config = load_config(overrides)
+    if config.get("source") is None:
+        raise ConfigError("ingest needs the file to read: add source=<path to a .h5/.hdf5, .nc, .npy or .csv file>")
+    source = Path(config["source"])
+    options = dict(config["ingest"])
+    split = options.pop("split", IngestSpec.split)
+    spec = IngestSpec(**{**vars(typed(IngestSpec, options, "ingest")), "split": split})  # typed() checks scalars
+    named = any(o.split("=", 1)[0].lstrip("+~") == "name" for o in overrides)
+    name = str(config["name"]) if named else source.stem
+    return source, Path(config["paths"]["data"]) / f"{name}.zarr", spec
+
+
+def load_forecast(overrides: list[str]):
+    """Compose and validate what ``forecast`` reads: ``(run directory, input store, ForecastSpec)``."""
+    from ._forecast import ForecastSpec
+    from ._settings import typed
+
+    config = load_config(overrides)
+    if not isinstance(config.get("run"), str):
+        raise ConfigError("forecast needs the run to forecast with: add run=<run directory> (under runs/)")
+    if not isinstance(config.get("input"), str):
+        raise ConfigError("forecast needs the store to start from: add input=<store .zarr> (e.g. the run's data store)")
+    return Path(config["run"]), Path(config["input"]), typed(ForecastSpec, config["forecast"], "forecast")
+
+
 def _missing_option_message(text: str) -> str:
     found = re.search(r"Could not find '([^/']+)/([^']+)'", text)
     if not found:

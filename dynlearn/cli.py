@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._compose import conf_dir, load_config, load_settings
+from ._compose import conf_dir, load_config, load_forecast, load_ingest, load_settings
 from ._errors import ConfigError, DynlearnError
 
 GRAMMAR = """grammar (every command, the same):
@@ -187,19 +187,9 @@ def _generate(overrides: list[str]) -> int:
 
 
 def _ingest(overrides: list[str]) -> int:
-    from ._settings import typed
-    from .data import IngestSpec, ingest
+    from .data import ingest
 
-    config = load_config(overrides)
-    if config.get("source") is None:
-        raise ConfigError("ingest needs the file to read: add source=<path to a .h5/.hdf5, .nc, .npy or .csv file>")
-    source = Path(config["source"])
-    options = dict(config["ingest"])
-    split = options.pop("split", IngestSpec.split)
-    spec = IngestSpec(**{**vars(typed(IngestSpec, options, "ingest")), "split": split})  # typed() checks scalars
-    named = any(o.split("=", 1)[0].lstrip("+~") == "name" for o in overrides)
-    name = str(config["name"]) if named else source.stem
-    path = ingest(source, Path(config["paths"]["data"]) / f"{name}.zarr", spec)
+    path = ingest(*load_ingest(overrides))
     print(f"store: {path}")
     return 0
 
@@ -247,17 +237,11 @@ def _evaluate(overrides: list[str]) -> int:
 def _forecast(overrides: list[str]) -> int:
     import torch
 
-    from ._forecast import ForecastSpec, forecast
-    from ._settings import typed
+    from ._forecast import forecast
 
-    config = load_config(overrides)
-    if not isinstance(config.get("run"), str):
-        raise ConfigError("forecast needs the run to forecast with: add run=<run directory> (under runs/)")
-    if not isinstance(config.get("input"), str):
-        raise ConfigError("forecast needs the store to start from: add input=<store .zarr> (e.g. the run's data store)")
-    spec = typed(ForecastSpec, config["forecast"], "forecast")
-    torch.set_num_threads(_positive_int(config, "threads"))
-    path = forecast(Path(config["run"]), Path(config["input"]), spec, log=print)
+    run, store, spec = load_forecast(overrides)
+    torch.set_num_threads(_positive_int(load_config(overrides), "threads"))
+    path = forecast(run, store, spec, log=print)
     print(_skill_summary(path))
     return 0
 
@@ -316,9 +300,9 @@ def _positive_int(config: dict, key: str, *, nullable: bool = False) -> int | No
 
 
 def _pipeline(overrides: list[str]) -> int:
-    load_settings(overrides)  # fail fast, before Prefect starts a server
-    from flows.pipeline import pipeline  # installed with dynlearn (pyproject: packages)
+    from flows.pipeline import check, pipeline  # installed with dynlearn (pyproject: packages)
 
+    check(overrides)  # fail fast, before Prefect starts a server
     result = pipeline(overrides=overrides)
     _print_summary(Path(result["run_dir"]))
     return 0

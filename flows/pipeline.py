@@ -1,73 +1,61 @@
-"""The main pipeline as a Prefect flow: generate -> train -> evaluate.
+"""The main pipeline as a Prefect flow: generate -> train -> evaluate -> publish.
 
-Run it with `python -m dynlearn pipeline +exp=lorenz` (or `make run`). Without
-PREFECT_API_URL, Prefect starts an embedded server (SQLite under PREFECT_HOME) for the run.
-The flow composes the configuration once; tasks take the typed settings and return small values
-(paths, the metrics dict), never arrays.
+Run it with `python -m dynlearn pipeline +exp=lorenz` (or `make run`), or `python -m
+flows.pipeline +exp=lorenz [retrain=true]`. Without PREFECT_API_URL, Prefect starts an embedded
+server (SQLite under PREFECT_HOME) for the run; `make serve` runs it on a schedule against a
+Prefect server on PostgreSQL (`flows.serve`). The flow composes the configuration once; its
+tasks (flows.generate, flows.train, flows.evaluate) pass store paths and run directories, never
+arrays. The same config with the same code and data returns the run trained and evaluated
+before (while it is still there); ``retrain=true`` trains anew.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 import dynlearn
-from dynlearn import Settings
-from dynlearn.atomic import atomic_write_json
+from flows._shared import checked_settings, command_line, flag, publish_evaluation
+from flows.evaluate import evaluation
+from flows.generate import generate_task
+from flows.train import trained_run
 
 
-@task(name="generate", cache_policy=NO_CACHE)
-def generate_task(settings: Settings) -> str:
-    """Simulate (or reuse / resume) the configured store; returns its path."""
-    if settings.data_given:
-        dynlearn.open_store(settings.data_store)  # a partial or foreign store stops here (train scans values)
-        return str(settings.data_store)
-    return str(dynlearn.generate(settings, progress=False))
-
-
-@task(name="train", cache_policy=NO_CACHE)
-def train_task(settings: Settings) -> str:
-    """Train on the store; returns the run directory."""
-    return str(dynlearn.train(settings, run_evaluation=False))
-
-
-@task(name="evaluate", cache_policy=NO_CACHE)
-def evaluate_task(run_dir: str, settings: Settings) -> dict:
-    """Evaluate the trained run's kept model into the run directory; returns the metrics."""
-    return dynlearn.complete_run(run_dir, settings.eval)
+def check(overrides: list[str] | None, retrain: bool = False) -> dynlearn.Settings:
+    """The settings; a user error raises `dynlearn.DynlearnError` (nothing is written)."""
+    return checked_settings(overrides)
 
 
 @flow(name="dynlearn-pipeline", log_prints=True)
-def pipeline(overrides: list[str] | None = None) -> dict:
-    """Generate -> train -> evaluate for one experiment; publishes the metrics table.
+def pipeline(overrides: list[str] | None = None, retrain: bool = False) -> dict:
+    """Generate -> train -> evaluate for one experiment; publishes the metrics table, a report
+    with the plots and a link to the run directory.
 
     Args:
         overrides: Hydra overrides, e.g. ``["+exp=lorenz"]``, composed once into the settings
             every task receives.
+        retrain: train anew even if this config, code and data trained a run before.
 
     Returns:
-        ``{"store": path, "run_dir": path, "metrics": {...}, "artifact_id": id}``.
+        ``{"store": path, "run_dir": path, "evaluation": folder, "metrics": {...}, "artifact_id": id}``.
     """
-    settings = dynlearn.load_settings(list(overrides or []))
+    settings = check(overrides, retrain)
     store = generate_task(settings)
-    run_dir = train_task(settings)
-    metrics = evaluate_task(run_dir, settings)
-    rows = dynlearn.metrics_table(metrics)
-    key = "metrics-" + "".join(c if c.isalnum() else "-" for c in settings.name.lower())
-    artifact_id = create_table_artifact(table=rows, key=key, description=f"Invariants of {run_dir} (beside the true-vs-true floor)")
-    create_markdown_artifact(markdown=(Path(run_dir) / "metrics_table.md").read_text(), key=key + "-md",
-                             description=f"run directory: {run_dir}")
-    # The same table stays readable after the embedded server has stopped.
-    atomic_write_json({"key": key, "artifact_id": str(artifact_id), "table": rows}, Path(run_dir) / "pipeline_artifact.json")
-    print(f"store {store}; run {run_dir}; D_stsp {metrics['d_stsp']:.3f} (floor {metrics['d_stsp_floor']:.3f}), "
-          f"D_H {metrics['d_h']:.3f} (floor {metrics['d_h_floor']:.3f}), lyap_max {metrics['lyap_max']:.3f}")
-    return {"store": store, "run_dir": run_dir, "metrics": metrics, "artifact_id": str(artifact_id)}
+    run_dir = trained_run(settings, retrain)
+    folder = evaluation(run_dir, settings.eval)
+    artifact_id = publish_evaluation(settings.name, run_dir, folder)
+    metrics = json.loads((Path(folder) / "metrics.json").read_text())
+    print(f"store {store}; run {run_dir}; evaluation {folder}")
+    return {"store": store, "run_dir": run_dir, "evaluation": folder, "metrics": metrics, "artifact_id": artifact_id}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m flows.pipeline [key=value ...]``; returns the exit code (2: bad input, nothing written)."""
+    return command_line("flows.pipeline", pipeline, check, sys.argv[1:] if argv is None else argv, {"retrain": flag})
 
 
 if __name__ == "__main__":
-    import sys
-
-    pipeline(sys.argv[1:])
+    sys.exit(main())

@@ -1,52 +1,56 @@
 """The Prefect pipeline on a real (embedded, test-harness) Prefect server."""
 
 import json
-import os
+import shutil
 
 import pytest
 
-from tests.helpers import REPO, TINY_DATA, TINY_TRAIN
+from tests.flows.support import FAST, read_artifact
+from tests.helpers import REPO, tree
 
 
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("prefect-home")
-    os.environ.update(PREFECT_HOME=str(home), PREFECT_SERVER_EPHEMERAL_ENABLED="true",
-                      PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-def test_pipeline_generates_trains_evaluates_and_publishes_the_table(prefect_server, tmp_path, monkeypatch):
-    from flows.pipeline import pipeline
-
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    result = pipeline(overrides=[*TINY_DATA, *TINY_TRAIN, "name=flowtest"])
-    run_dir = tmp_path / result["run_dir"]
-    assert (tmp_path / "data" / "lorenz63.zarr").exists()
+    return tmp_path
+
+
+def test_pipeline_generates_trains_evaluates_and_publishes_the_table(prefect_server, workdir):
+    from prefect.client.orchestration import get_client
+
+    from flows.pipeline import pipeline
+
+    result = pipeline(overrides=[*FAST, "name=flowtest"])
+    run_dir = workdir / result["run_dir"]
+    assert run_dir.parent == workdir / "runs" / "flowtest" and result["evaluation"] == result["run_dir"]
+    assert (workdir / "data" / "lorenz63.zarr").exists()
     assert json.loads((run_dir / "status.json").read_text())["state"] == "complete"
-    saved = json.loads((run_dir / "pipeline_artifact.json").read_text())
+    saved = json.loads((run_dir / "artifact.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert saved["table"][0]["metric"].startswith("D_stsp")
     assert saved["table"][0]["model"] == pytest.approx(metrics["d_stsp"], abs=1e-4)
-
-    artifact = _read_artifact(result["artifact_id"])
-    assert artifact["key"] == "metrics-flowtest" and artifact["type"] == "table"
-    table = artifact["data"]
-    table = json.loads(table) if isinstance(table, str) else table
-    assert table[0]["metric"].startswith("D_stsp")
-
-
-def _read_artifact(artifact_id: str) -> dict:
-    """An artifact read back from the server's REST API by id.
-
-    (Prefect 3.8.8's filter endpoints return nothing for artifacts here, and its own readers
-    send nulls the server rejects, so the test asks for the id the flow returned.)
-    """
-    from prefect.client.orchestration import get_client
+    assert not any((workdir / "runs" / ".incomplete").iterdir())  # the staging folder is gone
 
     with get_client(sync_client=True) as client:
-        return client.request("GET", f"/artifacts/{artifact_id}").json()
+        artifact = read_artifact(client, result["artifact_id"])
+    assert artifact["key"] == "metrics-flowtest" and artifact["type"] == "table"
+    assert artifact["data"][0]["metric"].startswith("D_stsp")
+    assert artifact["data"][0]["model"] == pytest.approx(metrics["d_stsp"], abs=1e-4)
+
+
+def test_a_rerun_returns_the_cached_run_until_it_is_gone(prefect_server, workdir):
+    """Same config, code and data: no second training or evaluation; a deleted run is trained again."""
+    from flows.pipeline import pipeline
+
+    overrides = [*FAST, "name=cached"]
+    first = pipeline(overrides=overrides)
+    files = tree(workdir)
+    second = pipeline(overrides=overrides)
+    assert (second["run_dir"], second["evaluation"]) == (first["run_dir"], first["evaluation"])
+    assert tree(workdir) == files and second["metrics"] == first["metrics"]
+
+    shutil.rmtree(workdir / first["run_dir"])
+    third = pipeline(overrides=overrides)
+    assert third["run_dir"] != first["run_dir"]
+    assert json.loads((workdir / third["run_dir"] / "status.json").read_text())["state"] == "complete"
