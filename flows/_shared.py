@@ -45,6 +45,8 @@ POLICY = {
     "train": Policy(retries=1, retry_delay_seconds=30, timeout_seconds=24 * 3600),
     "evaluate": Policy(retries=1, retry_delay_seconds=10, timeout_seconds=4 * 3600),
     "forecast": Policy(retries=1, retry_delay_seconds=10, timeout_seconds=6 * 3600),
+    "river_feed": Policy(retries=2, retry_delay_seconds=10, timeout_seconds=3600),
+    "river_daily": Policy(retries=2, retry_delay_seconds=10, timeout_seconds=3600),
 }
 
 

@@ -40,6 +40,8 @@ class Deployment:
     parameters: dict = field(default_factory=dict)
 
 
+RIVER = ["system=river", "data=river", "model=arx"]  # the basin and the model the daily loop runs
+
 # Every schedule, in one place.
 DEPLOYMENTS = {
     "nightly-pipeline": Deployment(
@@ -49,9 +51,14 @@ DEPLOYMENTS = {
     "weekly-retraining": Deployment(
         "flows.pipeline:pipeline", "0 4 * * 0",
         "train anew and evaluate, Sundays at 04:00", {"overrides": ["+exp=lorenz"], "retrain": True}),
+    "daily-river-feed": Deployment(
+        "flows.river_feed:river_feed", "30 5 * * *",
+        "the river observations of the day at 05:30 (the synthetic basin one day further; drop=<folder> for a real feed)",
+        {"overrides": RIVER}),
     "daily-river-forecast": Deployment(
         "flows.river_daily:river_daily", "0 6 * * *",
-        "the day's river discharge forecast at 06:00 (served once flows.river_daily exists)", {"overrides": []}),
+        "the day's river discharge forecast (1-7 days) at 06:00, and the scores of earlier forecasts valid today",
+        {"overrides": RIVER}),
 }
 
 ONE_AT_A_TIME = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)

@@ -1,6 +1,8 @@
 """Bad input to every flow, and to serve: one line on stderr, exit code 2, nothing written."""
 
+import contextlib
 import importlib
+import io
 import subprocess
 import sys
 
@@ -23,6 +25,11 @@ CASES = [
     ("forecast", ["run=runs/none", "input=data/x.zarr"], "run=runs/none is not a run directory"),
     ("pipeline", ["+exp=nope"], "unknown experiment 'nope'"),
     ("pipeline", ["retrain=maybe"], "retrain must be true or false, got 'maybe'"),
+    ("river_feed", ["system=lorenz63"], "the feed advances a river basin: add system=river data=river"),
+    ("river_feed", ["system=river", "data=river", "days=0"], "days must be a positive integer, got '0'"),
+    ("river_feed", ["system=river", "data=river", "drop=nowhere"], "drop=nowhere is not a folder"),
+    ("river_daily", ["system=river", "data=river"], "no complete run of 'river'"),
+    ("river_daily", ["system=river", "data=river", "run=runs/none"], "run=runs/none is not a complete run directory"),
     ("serve", ["nightly-pipelin"], "unknown deployment 'nightly-pipelin'; did you mean 'nightly-pipeline'?"),
     ("serve", ["every=soon"], "every must be a positive number of seconds"),
     ("serve", ["nightly-pipeline", "trainer.epochs=many"], "trainer.epochs"),
@@ -31,14 +38,17 @@ CASES = [
 
 
 @pytest.mark.parametrize("module, args, message", CASES, ids=[f"{m}-{' '.join(a)}" for m, a, _ in CASES])
-def test_bad_input_is_one_line_exit_2_and_nothing_written(module, args, message, tmp_path, monkeypatch, capsys):
+def test_bad_input_is_one_line_exit_2_and_nothing_written(module, args, message, tmp_path, monkeypatch):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # never contacted
-        assert importlib.import_module(f"flows.{module}").main(args) == 2
-    err = capsys.readouterr().err
+    # stderr into a buffer that stays open: leaving temporary_settings re-binds Prefect's console
+    # log handler to the current stderr, and capsys's stream would be closed under later flow tests.
+    buffer = io.StringIO()
+    with contextlib.redirect_stderr(buffer), temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        assert importlib.import_module(f"flows.{module}").main(args) == 2  # the server is never contacted
+    err = buffer.getvalue()
     assert err.count("\n") == 1 and err.startswith(f"python -m flows.{module}: error: ") and message in err, err
     assert tree(tmp_path) == set()
 
