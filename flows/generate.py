@@ -1,13 +1,15 @@
-"""Simulate the configured system into Zarr stores, fanned out over ensembles of initial conditions.
+"""Simulate the configured system into its Zarr store, fanned out over slices of its initial conditions.
 
-``python -m flows.generate +exp=lorenz parts=4`` simulates four independent ensembles at once
-(one process each, up to the number of cores): part k draws its initial conditions with
-``data.seed + k`` into ``<paths.data>/<data.name>-part<k>.zarr``, each with its own split. One
-part (the default) is ``<data.name>.zarr``, the store ``train`` and ``pipeline`` read.
+``python -m flows.generate +exp=lorenz parts=4`` writes ``<paths.data>/<data.name>.zarr`` (the
+store ``train`` and ``pipeline`` read) with four processes side by side, each simulating a slice
+of the trajectories (whole Zarr chunks of them) after one task has simulated the first chunk of
+time for all of them; a last task adds the statistics and marks it complete. The store equals,
+bit for bit, the one a single process writes (`dynlearn.data.prepare_parts`). One part (the
+default) is one process, `dynlearn.generate`.
 
 No Prefect cache here: a store is its own cache. A complete store with the same config hash
-is reused as it is and a partial one is resumed (`dynlearn.generate`), also by a retry; a
-store still partial when its task has failed for good is removed.
+is reused as it is and a partial one is resumed, also by a retry; a store still partial when
+its task has failed for good is removed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner
 
+import torch
+
 import dynlearn
+from dynlearn.data import finish_parts, generate_part, prepare_parts
 from flows._shared import checked_settings, command_line, positive_int, publish_stores, store_or_nothing, task_options
 
 
@@ -33,39 +38,65 @@ def generate_task(settings: dynlearn.Settings) -> str:
         return str(dynlearn.generate(settings, progress=False))
 
 
-def check(overrides: list[str] | None, parts: int = 1) -> list[dynlearn.Settings]:
-    """The settings of every part; a user error raises `dynlearn.DynlearnError` (nothing is written)."""
-    overrides = list(overrides or [])
+@task(cache_policy=NO_CACHE, **task_options("generate"))
+def prepare_task(settings: dynlearn.Settings, parts: int) -> int:
+    """Create the store and simulate its first chunk for every trajectory; returns the number of
+    parts to run (0: the store is complete already)."""
+    with store_or_nothing(settings.data_store):
+        return len(prepare_parts(settings.data_store, settings.system, settings.data, config_hash=settings.data_hash,
+                                 parts=parts, dt=settings.dt))
+
+
+@task(cache_policy=NO_CACHE, **task_options("generate"))
+def part_task(settings: dynlearn.Settings, part: int, parts: int) -> int:
+    """Simulate one slice of the trajectories through the remaining time."""
+    torch.set_num_threads(1)  # the parts share the cores
+    generate_part(settings.data_store, settings.system, settings.data, part=part, parts=parts, dt=settings.dt)
+    return part
+
+
+@task(cache_policy=NO_CACHE, **task_options("generate"))
+def finish_task(settings: dynlearn.Settings) -> str:
+    with store_or_nothing(settings.data_store):
+        return str(finish_parts(settings.data_store, settings.system, settings.data))
+
+
+def check(overrides: list[str] | None, parts: int = 1) -> dynlearn.Settings:
+    """The settings; a user error raises `dynlearn.DynlearnError` (nothing is written)."""
     if parts < 1:
         raise dynlearn.ConfigError(f"parts must be a positive integer, got {parts!r}")
     settings = checked_settings(overrides, check_model=False)
     if settings.data_given:
         raise dynlearn.ConfigError("data.path names an existing store, so there is nothing to generate; drop data.path")
-    if parts == 1:
-        return [settings]
-    name, seed = settings.data_store.stem, settings.data.seed
-    return [checked_settings([*overrides, f"data.name={name}-part{k}", f"data.seed={seed + k}"], check_model=False)
-            for k in range(parts)]
+    if parts > 1 and settings.system.kind == "grid":
+        raise dynlearn.ConfigError(f"{settings.system.name} is simulated as one series, not an ensemble: use parts=1")
+    return settings
 
 
 # Generation is CPU-bound Python and torch: processes, not threads, run parts side by side (and
 # only in the main thread of a process does a task's timeout interrupt it).
 @flow(name="dynlearn-generate", log_prints=True, task_runner=ProcessPoolTaskRunner(max_workers=os.cpu_count()))
-def generate(overrides: list[str] | None = None, parts: int = 1) -> list[str]:
-    """Simulate `parts` ensembles of the configured system; publishes a table of the stores.
+def generate(overrides: list[str] | None = None, parts: int = 1) -> str:
+    """Simulate the configured system into its store, `parts` slices of its initial conditions in
+    parallel processes; publishes a table of the store.
 
     Args:
         overrides: Hydra overrides, e.g. ``["+exp=lorenz"]``.
-        parts: independent ensembles of initial conditions, simulated in parallel processes.
+        parts: processes side by side, each a slice of the trajectories.
 
     Returns:
-        The store paths.
+        The store path.
     """
     settings = check(overrides, parts)
-    stores = [generate_task(settings[0])] if parts == 1 else generate_task.map(settings).result()
-    publish_stores(settings[0].name, stores)
-    print(f"stores: {', '.join(stores)}")
-    return stores
+    if parts == 1:
+        store = generate_task(settings)
+    else:
+        running = prepare_task(settings, parts)
+        part_task.map([settings] * running, list(range(running)), [running] * running).result()
+        store = finish_task(settings)
+    publish_stores(settings.name, [store])
+    print(f"store: {store}")
+    return store
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,9 @@ from ._forecast_store import ForecastStore as ForecastStore
 from ._forecast_store import open_forecast as open_forecast
 from ._generate import GenerationSpec as GenerationSpec
 from ._generate import generate_store as generate_store
+from ._generate_parts import finish_parts as finish_parts
+from ._generate_parts import generate_part as generate_part
+from ._generate_parts import prepare_parts as prepare_parts
 from ._ingest import IngestSpec as IngestSpec
 from ._ingest import ingest as ingest
 from ._inits import ForecastInits as ForecastInits

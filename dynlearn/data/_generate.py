@@ -258,7 +258,8 @@ def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str,
             group.create_array(name, data=np.asarray(values, dtype=np.float64), dimension_names=(name,))
         group.create_array(SPLIT, data=split, dimension_names=(TRAJ,),
                            attributes={"flag_values": list(range(len(SPLITS))), "flag_meanings": " ".join(SPLITS)})
-        group.create_array(_RESUME, shape=(2, n, *shape), dtype="f8", fill_value=np.nan)
+        # Resume states chunked like the data's trajectories: parts of a generation write their own.
+        group.create_array(_RESUME, shape=(2, n, *shape), chunks=(1, chunks[0], *shape), dtype="f8", fill_value=np.nan)
 
     create_store_atomically(path, build)
 

@@ -64,8 +64,9 @@ def generated_store_attrs(system, spec, *, config_hash: str, dt_simulated: float
 
 
 @contextmanager
-def store_lock(path: Path) -> Iterator[None]:
-    """Hold the one writer's lock of the store at `path` for the block.
+def store_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold the one writer's lock of the store at `path` for the block (with `shared`, one of the
+    parts of a generation that write disjoint chunks side by side, which exclude a whole writer).
 
     A second job writing the same store (two `generate` of one config at once) waits here, with a
     message, until the first is done, then finds the store complete (or resumes it). The lock is
@@ -80,20 +81,22 @@ def store_lock(path: Path) -> Iterator[None]:
     while True:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(lock, "a")
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
         except BlockingIOError:
             if not said:
                 print(f"dynlearn: waiting for another job writing {path} to finish", file=sys.stderr, flush=True)
                 said = True
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, mode)
         if lock.exists() and os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino:
             break  # the live lock file, not one its previous holder removed
         handle.close()
     try:
         yield
     finally:
-        lock.unlink(missing_ok=True)  # while still holding it: waiters on this inode retry
+        if not shared:  # the only holder: remove it while still holding it (waiters on this inode retry)
+            lock.unlink(missing_ok=True)
         handle.close()
         if made_parent:  # a refused job leaves no empty folder either
             try:

@@ -52,7 +52,7 @@ def test_a_transient_fault_is_retried_and_the_store_resumed(prefect_server, work
 
     monkeypatch.setattr(flows.generate, "generate_task", flows.generate.generate_task.with_options(retry_delay_seconds=0))
     calls = failing_chunk(monkeypatch, OSError("injected I/O fault"), at_call=2)
-    [store] = flows.generate.generate(overrides=TINY_DATA)
+    store = flows.generate.generate(overrides=TINY_DATA)
     assert len(calls) == 4  # chunk 0, the fault at chunk 1; the retry resumed at chunk 1: chunks 1 and 2
     dynlearn.validate(store)
 
