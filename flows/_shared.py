@@ -24,7 +24,7 @@ from prefect.context import TaskRunContext
 
 import dynlearn
 from dynlearn.atomic import atomic_write_json
-from dynlearn.data import is_complete
+from dynlearn.data import is_complete, store_lock
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,8 +116,10 @@ def store_or_nothing(path: Path) -> Iterator[None]:
     try:
         yield
     except BaseException as error:
-        if path.exists() and not is_complete(path) and not retry_follows(error):
-            shutil.rmtree(path)
+        if not retry_follows(error):
+            with store_lock(path):  # under the store's lock: never under another job writing it
+                if path.exists() and not is_complete(path):
+                    shutil.rmtree(path)
         raise
 
 
