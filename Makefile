@@ -48,6 +48,8 @@ bench: setup
 	$(BIN)/python bench/bench_ssd.py
 	$(BIN)/python bench/bench_scan_gpu.py
 	$(BIN)/python bench/bench_ssd_gpu.py
+	$(BIN)/python bench/bench_forecast.py --repeats 5 --threads 1
+	$(PREFECT_ENV) $(BIN)/python bench/bench_flow_overhead.py
 	$(BIN)/python bench/bench_training.py --exp lorenz --seeds 5 --jobs 2
 	$(BIN)/python bench/bench_training.py --exp rossler --seeds 3 --jobs 2
 	$(BIN)/python bench/bench_training.py --exp lorenz96 --seeds 3 --jobs 2

@@ -18,6 +18,12 @@ TINY_TRAIN = ["trainer.epochs=4", "trainer.batches_per_epoch=5", "trainer.batch_
               "eval.lyap_steps=400", "eval.lyap_transient=50", "eval.n_ics=2",
               "model.latent_dim=8", "threads=1"]
 
+# A river basin of 8 x 8 cells and 120 days, and the ARX trained on it in a second.
+TINY_RIVER = ["system=river", "data=river", "model=arx", "system.params.ny=8", "system.params.nx=8",
+              "+system.params.river_threshold_km2=30.0", "data.n_steps=120", "data.chunk_steps=60",
+              "data.transient_time=30.0", "trainer.epochs=2", "trainer.batches_per_epoch=5", "trainer.seq_len=5",
+              "trainer.progress=false", "eval.lead_steps=3", "threads=1"]
+
 
 def cli_env() -> dict:
     env = dict(os.environ, DYNLEARN_CONF=str(REPO / "conf"), MPLBACKEND="Agg", OMP_NUM_THREADS="1")

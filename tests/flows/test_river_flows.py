@@ -6,12 +6,8 @@ import csv
 import pytest
 
 from tests.flows.support import read_artifacts_of
-from tests.helpers import REPO
+from tests.helpers import REPO, TINY_RIVER
 
-RIVER = ["system=river", "data=river", "model=arx", "system.params.ny=8", "system.params.nx=8",
-         "+system.params.river_threshold_km2=30.0", "data.n_steps=120", "data.chunk_steps=60",
-         "data.transient_time=30.0", "trainer.epochs=2", "trainer.batches_per_epoch=5", "trainer.seq_len=5",
-         "trainer.progress=false", "eval.lead_steps=3", "threads=1"]
 
 
 @pytest.fixture
@@ -29,12 +25,12 @@ def test_feed_and_forecast_day_by_day(prefect_server, workdir):
     from flows.river_daily import river_daily
     from flows.river_feed import river_feed
 
-    assert river_daily(overrides=RIVER)["skipped"].startswith("no complete run of 'river'")  # nothing yet: says so
-    run_dir = workdir / pipeline(overrides=RIVER)["run_dir"]
+    assert river_daily(overrides=TINY_RIVER)["skipped"].startswith("no complete run of 'river'")  # nothing yet: says so
+    run_dir = workdir / pipeline(overrides=TINY_RIVER)["run_dir"]
     assert dynlearn.load_run(run_dir).meta["model_name"] == "arx"
     for day in range(3):
-        store = river_feed(overrides=RIVER)
-        summary = river_daily(overrides=RIVER, lead=3)
+        store = river_feed(overrides=TINY_RIVER)
+        summary = river_daily(overrides=TINY_RIVER, lead=3)
         assert len(dynlearn.open_store(store)["time"]) == day + 1
         assert [row["lead"] for row in summary["scores"]] == list(range(1, day + 1))
     with open(summary["skill_history"]) as f:

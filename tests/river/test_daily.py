@@ -20,19 +20,15 @@ from dynlearn.data import (
     validate,
     write_glofas_netcdf,
 )
-from tests.helpers import REPO
+from tests.helpers import REPO, TINY_RIVER
 
-RIVER = ["system=river", "data=river", "model=arx", "system.params.ny=8", "system.params.nx=8",
-         "+system.params.river_threshold_km2=30.0", "data.n_steps=120", "data.chunk_steps=60",
-         "data.transient_time=30.0", "trainer.epochs=1", "trainer.batches_per_epoch=2", "trainer.seq_len=5",
-         "trainer.progress=false", "eval.lead_steps=3", "threads=1"]
 
 
 @pytest.fixture
 def river(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    settings = dynlearn.load_settings(RIVER)
+    settings = dynlearn.load_settings(TINY_RIVER)
     return settings, dynlearn.generate(settings, progress=False)
 
 
