@@ -154,7 +154,7 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
             io = IOShape((1, *state_shape), (n_forcing, *state_shape))
         else:
             io = IOShape((math.prod(state_shape) * (embedding[0] if isinstance(embedding, tuple) else 1),))
-        make_model(model_name, io, **sized_model_options(model_cfg, io.dim))
+        make_model(model_name, io, **timed_model_options(sized_model_options(model_cfg, io.dim), float(dt)))
     dtype = {"float32": torch.float32, "float64": torch.float64}.get(config["dtype"])
     if dtype is None:
         raise ConfigError(f"dtype must be float32 or float64, got {config['dtype']!r}")
@@ -217,6 +217,14 @@ def sized_model_options(options: dict, obs_dim: int) -> dict:
     if "latent_dim" not in options or options["latent_dim"] is not None:
         return dict(options)
     return {**options, "latent_dim": max(50, min(10 * obs_dim, max(100, 2 * obs_dim)))}
+
+
+def timed_model_options(options: dict, dt: float) -> dict:
+    """`options` with ``dt: null`` set to the data's time step `dt` (the store's, for training):
+    continuous-time families (the neural ODE) integrate over the time between observations."""
+    if "dt" not in options or options["dt"] is not None:
+        return dict(options)
+    return {**options, "dt": dt}
 
 
 def _delay_embedding(value) -> tuple[int, int] | str | None:

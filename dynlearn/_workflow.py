@@ -23,7 +23,7 @@ from ._run import (
     timestamp,
     write_status,
 )
-from ._settings import VECTOR_KINDS, EvalSpec, Settings, sized_model_options
+from ._settings import VECTOR_KINDS, EvalSpec, Settings, sized_model_options, timed_model_options
 from .data import (
     FIELD_KINDS,
     Normalizer,
@@ -87,7 +87,7 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     train_data = WindowDataset(store, "train", settings.trainer.seq_len + 1, dtype=settings.dtype,
                                layout=family.layout, check_values=False)
     io = IOShape(train_data.item_shape, train_data.forcing_shape)
-    options = sized_model_options(settings.model_options, io.dim)
+    options = timed_model_options(sized_model_options(settings.model_options, io.dim), float(ds.attrs["dt"]))
     model = make_model(settings.model_name, io, **options).to(settings.dtype)  # before the run dir
     run_dir = _run_dir(settings)
     meta = {

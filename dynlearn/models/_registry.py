@@ -13,9 +13,10 @@ from typing import Any
 from dynlearn._errors import ConfigError
 from dynlearn.models.alrnn import ALRNN
 from dynlearn.models.arx import ARX
+from dynlearn.models.neural_ode import NeuralODE
 from dynlearn.models._base import AbstractModel, IOShape
 
-MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX}
+MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX, "neural_ode": NeuralODE}
 
 
 def list_models() -> list[str]:
