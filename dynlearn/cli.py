@@ -141,7 +141,7 @@ def command_help(command: str) -> str:
         lines.append("config groups (choose with group=option; experiments with +exp=<name>):")
         for group in sorted(p for p in root.iterdir() if p.is_dir()):
             options = sorted(p.stem for p in group.glob("*.yaml"))
-            lines.append(f"  {group.name:<8} {', '.join(options)}")
+            lines.append(f"  {group.name:<10} {', '.join(options)}")
     except ConfigError as error:
         lines.append(str(error))
     if command == "ingest":
