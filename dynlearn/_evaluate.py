@@ -26,7 +26,7 @@ from ._settings import EvalSpec
 from ._tables import csv_text, difference, json_safe, markdown_text, rounded
 from .atomic import atomic_write_json, atomic_write_text
 from .data import evaluation_cases, floor_cases, forcing_variables, open_store, validate
-from .metrics import PROTOCOL_VERSION, d_h, pooled_d_stsp, vpt
+from .metrics import PROTOCOL_VERSION, d_h, finite_median, pooled_d_stsp, vpt
 from .train import Judge, rosenstein
 
 
@@ -123,14 +123,14 @@ def _evaluate_attractor(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool)
         "d_h_floor": floor_dh,
         "n_collapsed": score.n_collapsed,
         "n_diverged": score.n_diverged,
-        "lyap_max": _median(score.lyap),
+        "lyap_max": finite_median(score.lyap),
         # A family without a step Jacobian has no λ_max: "not available" in the table, not 0 or NaN.
         "lyap_max_available": run.model.has_jacobian,
-        "lyap_max_ok_runs": _median(score.lyap[ok]) if ok else math.nan,
+        "lyap_max_ok_runs": finite_median(score.lyap[ok]) if ok else math.nan,
         "lyap_max_reference": lyap_ref,
         "lyap_max_reference_kind": judge.reference_kind,
         "lyapunov_time": lyap_time,
-        "vpt": _median(valid.lyapunov_times),
+        "vpt": finite_median(valid.lyapunov_times),
         "vpt_unit": "lyapunov_times" if lyap_time else "time",
         "vpt_censored": int(np.sum(valid.censored)),
         "lyap_max_data": rosenstein(test.truths[0], dt),
@@ -186,9 +186,3 @@ def _on_arrays(transform):
 
 def _stsp(truth: np.ndarray, generated: np.ndarray, n_bins: int | None) -> float:
     return pooled_d_stsp(truth[None], generated[None], n_bins=n_bins)
-
-
-def _median(values) -> float:
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if values.size else math.nan

@@ -27,6 +27,7 @@ from ._errors import ConfigError, DataError
 from ._forecast_scores import skill_by_lead
 from ._run import CHECKPOINTS, Run, load_run
 from .data import (
+    SPLITS,
     TIME,
     TRAJ,
     ForecastStore,
@@ -38,7 +39,6 @@ from .data import (
     open_store,
 )
 
-SPLITS = ("train", "val", "test", "floor")
 CHECKPOINT = "best"
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .data import ForecastStore, Normalizer
-from .metrics import crps_ensemble, kge, nse
+from .metrics import crps_ensemble, kge, median_over_cells, nse
 
 DISCHARGE_KINDS = ("grid", "stations")
 
@@ -78,7 +78,5 @@ def _hydrological(point: np.ndarray, observed: np.ndarray) -> dict[str, np.ndarr
     for lead in range(point.shape[1]):
         rows = np.isfinite(observed[:, lead]).all(axis=1) & np.isfinite(point[:, lead]).all(axis=1)
         for name, score in (("nse", nse), ("kge", kge)):
-            values = score(point[rows, lead], observed[rows, lead]) if rows.sum() >= 2 else np.full(1, np.nan)
-            values = values[np.isfinite(values)]
-            scores[name].append(float(np.median(values)) if values.size else np.nan)
+            scores[name].append(median_over_cells(score, point[rows, lead], observed[rows, lead]))
     return {name: np.asarray(values) for name, values in scores.items()}

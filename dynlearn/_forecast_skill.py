@@ -19,8 +19,8 @@ import torch
 from ._run import Run
 from ._settings import EvalSpec
 from ._tables import difference, rounded
-from .data import forecast_cases, in_layout, validate
-from .metrics import kge, nse
+from .data import forecast_inits, in_layout, validate
+from .metrics import kge, median_over_cells, nse
 
 SKILL_PROTOCOL = "forecast_skill"
 SKILL_PROTOCOL_VERSION = 1
@@ -37,37 +37,38 @@ def evaluate_forecast_skill(run: Run, spec: EvalSpec) -> dict:
         DataError: the store is not split by time or its test period is too short.
     """
     ds = validate(run.data_store)
-    cases = forecast_cases(ds, "test", lead=spec.lead_steps)
+    # The inits of a batch forecast (`dynlearn.forecast`) of every test day, one step of context.
+    inits = forecast_inits(ds, "test", context=1, stride=1, lead=spec.lead_steps)
+    contexts, truths, forcing = inits.read(ds, slice(None))
     model = run.model
     layout = type(model).layout
     dtype = next(model.parameters()).dtype
     axis = 2 if layout == "field" else -1  # where the normalization statistics run
-    context = in_layout(torch.from_numpy(cases.contexts).double(), layout)
+    context = in_layout(torch.from_numpy(contexts).double(), layout)
     context = run.normalizer.normalize(context, axis=axis).to(dtype)
-    forcing = None if cases.forcing is None else in_layout(torch.from_numpy(cases.forcing), layout, channels=True)
-    generated = model.rollout(context, spec.lead_steps, None if forcing is None else forcing.to(dtype))
-    generated = run.normalizer.denormalize(generated.double(), axis=axis).numpy().reshape(cases.truths.shape)
+    u = None if forcing is None else in_layout(torch.from_numpy(forcing), layout, channels=True).to(dtype)
+    generated = model.rollout(context, spec.lead_steps, u)
+    generated = run.normalizer.denormalize(generated.double(), axis=axis).numpy().reshape(truths.shape)
 
-    truths = cases.truths
     observed = np.isfinite(truths).all(axis=(0, 1))  # cells with data (a grid's river cells)
     finite = bool(np.isfinite(generated[:, :, observed]).all())
-    persistence = cases.contexts[:, -1][:, observed]
+    persistence = contexts[:, -1][:, observed]
     by_lead = []
     for lead in range(spec.lead_steps):
         sim, obs = generated[:, lead][:, observed], truths[:, lead][:, observed]
         by_lead.append({
             "lead": lead + 1,
-            "nse": _median(nse(sim, obs)) if finite else math.nan,
-            "kge": _median(kge(sim, obs)) if finite else math.nan,
+            "nse": median_over_cells(nse, sim, obs) if finite else math.nan,
+            "kge": median_over_cells(kge, sim, obs) if finite else math.nan,
             "rmse": float(np.sqrt(np.mean((sim - obs) ** 2))) if finite else math.nan,
-            "nse_persistence": _median(nse(persistence, obs)),
+            "nse_persistence": median_over_cells(nse, persistence, obs),
         })
     metrics = {
         "protocol": SKILL_PROTOCOL,
         "protocol_version": SKILL_PROTOCOL_VERSION,
         "test_data": {"store": str(Path(run.data_store).resolve()), "store_hash": ds.attrs["config_hash"],
-                      "first_start": cases.origins[0][1], "n_cases": len(cases)},
-        "n_cases": len(cases),
+                      "first_start": int(inits.step[0]), "n_cases": len(inits)},
+        "n_cases": len(inits),
         "n_cells": int(observed.sum()),
         "lead_steps": spec.lead_steps,
         "dt": float(ds.attrs["dt"]),
@@ -94,8 +95,3 @@ def skill_table(metrics: dict) -> list[dict]:
                      "model": rounded(entry["rmse"]), "reference": None, "model - reference": None,
                      "reference_kind": f"{metrics['n_cases']} forecasts x {metrics['n_cells']} cells"})
     return rows
-
-
-def _median(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if values.size else math.nan

@@ -31,10 +31,11 @@ import zarr
 from ._errors import DataError
 from ._run import load_run
 from .atomic import atomic_directory, atomic_file, atomic_write_text
-from .data import TIME, forcing_variables, in_layout, split_indices, store_lock, validate
-from .metrics import kge, nse
+from .data import TIME, forcing_variables, in_layout, open_store, split_indices, store_lock, validate
+from .metrics import kge, median_over_cells, nse
 
 CLIMATOLOGY_HALF_WINDOW = 15  # days each side of a day of year
+EPOCH = "2000-01-01"  # issue dates are stored as days since this date (CF), like the stores' time
 SKILL_COLUMNS = ("valid_date", "lead", "issue_date", "rmse", "bias", "rmse_persistence", "n_days",
                  "nse_to_date", "kge_to_date")
 
@@ -54,7 +55,7 @@ def river_daily(run_dir: str | Path, observations: str | Path, *, lead: int = 7)
         DataError: the store is not of the run's basin, or has no forcing.
     """
     run = load_run(run_dir)
-    obs = validate(observations)
+    obs = open_store(observations)  # its writers refuse non-finite days: no need to scan its history daily
     _check_same_basin(run, obs, Path(observations))
     out = Path(run_dir) / f"daily-{Path(observations).name.removesuffix('.zarr')}"
     out.mkdir(exist_ok=True)
@@ -130,13 +131,13 @@ def _forecast(run, obs, climate: np.ndarray, lead: int) -> np.ndarray:
 def _write_forecast(store: Path, obs, today: pd.Timestamp, forecast: np.ndarray) -> None:
     """Put today's forecast at its issue date: a new row, or the same row again on a rerun."""
     lead, ny, nx = forecast.shape
-    epoch = pd.Timestamp("2000-01-01")
+    epoch = pd.Timestamp(EPOCH)
     if not store.exists():
         with atomic_directory(store) as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             group = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
             group.create_array("issue", shape=(0,), chunks=(64,), dtype="i8", dimension_names=("issue",),
-                               attributes={"units": "days since 2000-01-01", "calendar": "proleptic_gregorian"})
+                               attributes={"units": f"days since {EPOCH}", "calendar": "proleptic_gregorian"})
             group.create_array("lead", data=np.arange(1, lead + 1, dtype=np.int64), dimension_names=("lead",),
                                attributes={"units": "days"})
             for name in ("lat", "lon"):
@@ -163,7 +164,7 @@ def _score(store: Path, obs, today: pd.Timestamp) -> list[dict]:
     """Scores of the forecasts valid today, and NSE/KGE over every verified day so far, by lead."""
     group = zarr.open_group(str(store), mode="r", use_consolidated=False)
     issues, forecasts = group["issue"][:], group["forecast"]
-    epoch = pd.Timestamp("2000-01-01")
+    epoch = pd.Timestamp(EPOCH)
     dates = {(pd.Timestamp(t) - epoch).days: i for i, t in enumerate(obs[TIME].values)}
     river = obs["mask"].values
     observed = obs["discharge"].values
@@ -184,8 +185,8 @@ def _score(store: Path, obs, today: pd.Timestamp) -> list[dict]:
             "rmse": float(np.sqrt(np.mean(error ** 2))), "bias": float(np.mean(error)),
             "rmse_persistence": float(np.sqrt(np.mean((observed[dates[issue]][river] - truth[now]) ** 2))),
             "n_days": len(pairs),
-            "nse_to_date": _median(nse(sim, truth)) if len(pairs) >= 2 else math.nan,
-            "kge_to_date": _median(kge(sim, truth)) if len(pairs) >= 2 else math.nan,
+            "nse_to_date": median_over_cells(nse, sim, truth),
+            "kge_to_date": median_over_cells(kge, sim, truth),
         })
     return rows
 
@@ -201,11 +202,6 @@ def _append_rows(history: Path, today: pd.Timestamp, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows([*kept, *({k: _text(r[k]) for k in SKILL_COLUMNS} for r in rows)])
     atomic_write_text(buffer.getvalue(), history)
-
-
-def _median(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if values.size else math.nan
 
 
 def _text(value) -> str:

@@ -31,7 +31,7 @@ from .data import (
     embed_store,
     evaluation_cases,
     forcing_variables,
-    forecast_cases,
+    forecast_inits,
     generate_store,
     validate,
 )
@@ -68,7 +68,7 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
 
     def evaluable(data) -> None:  # a store the protocol cannot evaluate is refused now, not after training
         if driven:
-            forecast_cases(data, "test", lead=settings.eval.lead_steps)
+            forecast_inits(data, "test", context=1, stride=1, lead=settings.eval.lead_steps)
         else:
             evaluation_cases(data, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps)
 

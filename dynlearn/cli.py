@@ -300,9 +300,10 @@ def _positive_int(config: dict, key: str, *, nullable: bool = False) -> int | No
 
 
 def _pipeline(overrides: list[str]) -> int:
+    load_settings(overrides)  # a bad override fails here, before Prefect is even imported
     from flows.pipeline import check, pipeline  # installed with dynlearn (pyproject: packages)
 
-    check(overrides)  # fail fast, before Prefect starts a server
+    check(overrides)  # what the flow refuses besides (resume, seeds), before Prefect starts a server
     result = pipeline(overrides=overrides)
     _print_summary(Path(result["run_dir"]))
     return 0

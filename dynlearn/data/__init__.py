@@ -3,7 +3,6 @@
 from ._cases import EvalCases as EvalCases
 from ._cases import evaluation_cases as evaluation_cases
 from ._cases import floor_cases as floor_cases
-from ._cases import forecast_cases as forecast_cases
 from ._chunks import verify_chunks as verify_chunks
 from ._dataset import FIELD_KINDS as FIELD_KINDS
 from ._dataset import WindowDataset as WindowDataset
@@ -33,6 +32,7 @@ from ._river_feed import append_observation_files as append_observation_files
 from ._river_feed import create_observation_store as create_observation_store
 from ._river_feed import feed_store_path as feed_store_path
 from ._schema import SCHEMA_VERSION as SCHEMA_VERSION
+from ._schema import SPLITS as SPLITS
 from ._schema import TIME as TIME
 from ._schema import TRAJ as TRAJ
 from ._schema import Layout as Layout

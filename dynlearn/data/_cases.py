@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from .._errors import DataError
-from ._schema import SPLITS, TIME, TRAJ, forcing_variables, layout_of, split_indices
+from ._schema import SPLITS, TIME, TRAJ, layout_of, split_indices
 
 # Fewest true steps per case: D_H smooths spectra over 20 frequency bins, and D_stsp needs a
 # few hundred points in the histogram, so shorter truths measure nothing.
@@ -34,15 +34,12 @@ class EvalCases:
         origins: (trajectory, or -1 for a time split; step of the first context observation)
             per case, so two evaluations can tell whether they used the same data.
         split: the split the cases come from.
-        forcing: the exogenous forcing over each context and truth, (K, C + n, U, *state_shape),
-            as stored; None for a store without forcing.
     """
 
     contexts: np.ndarray
     truths: np.ndarray
     origins: tuple[tuple[int, int], ...]
     split: str
-    forcing: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.origins)
@@ -52,8 +49,7 @@ class EvalCases:
         return self.truths.shape[1]
 
     def map(self, fn) -> EvalCases:
-        """The same cases with `fn` applied to contexts and truths (e.g. normalization; the
-        forcing stays as it is)."""
+        """The same cases with `fn` applied to contexts and truths (e.g. normalization)."""
         return replace(self, contexts=fn(self.contexts), truths=fn(self.truths))
 
 
@@ -89,33 +85,6 @@ def evaluation_cases(ds: xr.Dataset, split: str, *, n_cases: int, n_steps: int,
     series = data.transpose(TIME, ...).values
     block = np.stack([series[s:s + context + n] for s in starts])
     return EvalCases(block[:, :context], block[:, context:], tuple((-1, s) for s in starts), split)
-
-
-def forecast_cases(ds: xr.Dataset, split: str, *, lead: int, context: int = 1) -> EvalCases:
-    """Forecast cases of a driven, time-split store: one per start in the split's longest period.
-
-    Case k starts at the k-th step of the period: a context of `context` observations, then the
-    `lead` observations to forecast, with the forcing over both (what a forecaster knows of the
-    weather to come: here the observed one, a perfect-forcing hindcast).
-
-    Raises:
-        DataError: the store is not split by time, or the period is shorter than context + lead + 1.
-    """
-    layout = layout_of(ds)
-    if layout.split_dim != TIME:
-        raise DataError(f"forecast cases need a store split by time; this {ds.attrs['kind']} store is split "
-                        "by trajectory")
-    first, stop = _longest_period(split_indices(ds, split))
-    if stop - first < context + lead + 1:
-        raise DataError(f"the store's {split} period has {stop - first} steps; forecasts of {lead} steps after "
-                        f"{context} of context need at least {context + lead + 1}: lower eval.lead_steps or "
-                        "use a longer store")
-    starts = np.arange(first, stop - context - lead + 1)
-    windows = starts[:, None] + np.arange(context + lead)[None, :]
-    series = ds[layout.variable].transpose(TIME, ...).values[windows]
-    forcing = np.stack([ds[name].transpose(TIME, ...).values[windows] for name in forcing_variables(ds)], axis=2) \
-        if forcing_variables(ds) else None
-    return EvalCases(series[:, :context], series[:, context:], tuple((-1, int(s)) for s in starts), split, forcing)
 
 
 def floor_cases(ds: xr.Dataset, test: EvalCases) -> EvalCases | None:

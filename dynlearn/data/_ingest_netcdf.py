@@ -13,13 +13,16 @@ import numpy as np
 import xarray as xr
 
 from .._errors import DataError
-from ._cf import CF_KEYS
 from ._ingest_checks import check_time, float_dtype, time_step
 from ._ingest_write import Source
 from ._netcdf import open_netcdf
 
 _DEFAULT_VARIABLES = ("discharge", "dis24", "dis")
 _FIX = "check the file or set ingest.format"
+
+# CF attributes a file's variables and coordinates keep in the store (its encoding attrs,
+# scale_factor and the like, are spent once xarray has decoded the values).
+CF_KEYS = ("units", "long_name", "standard_name", "axis", "calendar")
 
 
 def read_netcdf(path: Path, spec) -> Source:

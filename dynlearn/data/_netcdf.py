@@ -20,7 +20,7 @@ import xarray as xr
 
 from .._errors import DataError
 from ..atomic import atomic_file
-from ._cf import CF_COORD_ATTRS
+from ..systems.river import CF_COORD_ATTRS  # the river grid's, as the grid stores write them
 
 ENGINE = "h5netcdf"  # NetCDF4 needs h5netcdf (or netCDF4); xarray's scipy fallback is NetCDF3 only
 GRID_DIMS = ("time", "lat", "lon")

@@ -148,9 +148,6 @@ def _append_day(path: Path, group: zarr.Group, basin, seed: int) -> None:
     state = {name: torch.from_numpy(np.asarray(group[_RESUME][name][k % 2])) for name in group[_RESUME].array_keys()}
     outputs, state = basin.simulate(state, 1, chunk_generator(seed, k))
     discharge = outputs["discharge"][0, 0].numpy()
-    if not np.isfinite(discharge[basin.mask.numpy()]).all() or (discharge[basin.mask.numpy()] < 0).any():
-        raise DataError(f"the river feed {path} produced negative or non-finite discharge on day {k}; check the "
-                        "river config, delete the feed store and rerun")
     for name, value in state.items():  # the other slot: day k's own start state stays until it is counted
         group[_RESUME][name][(k + 1) % 2] = value.numpy()
     _write_day(path, group, {"discharge": discharge, **{n: outputs[n][0, 0].numpy() for n in FORCING}})
@@ -206,6 +203,11 @@ def _write_day(path: Path, group: zarr.Group, values: dict[str, np.ndarray]) -> 
     record = dict(group.attrs[PROGRESS])
     k, first_day = int(record["chunks_done"]), pd.Timestamp(record["first_day"])
     mask = group[MASK][:]
+    day = (first_day + pd.Timedelta(days=k)).date()
+    river = values["discharge"][mask]
+    if not np.isfinite(river).all() or (river < 0).any() or not all(np.isfinite(values[n]).all() for n in FORCING):
+        raise DataError(f"day {day} for {path} has negative or non-finite discharge on a river cell, or non-finite "
+                        "forcing; fix the source of that day and feed it again")
     for name in (TIME, SPLIT, "discharge", *FORCING):
         group[name].resize((k + 1, *group[name].shape[1:]))
     group[TIME][k] = (first_day + pd.Timedelta(days=k) - pd.Timestamp(_EPOCH)).days

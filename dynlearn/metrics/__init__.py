@@ -12,7 +12,9 @@ from ._protocol import free_run_status as free_run_status
 from ._protocol import pooled_d_stsp as pooled_d_stsp
 from ._protocol import stsp_bins as stsp_bins
 from ._rosenstein import lyap_rosenstein as lyap_rosenstein
+from ._skill import finite_median as finite_median
 from ._skill import kge as kge
+from ._skill import median_over_cells as median_over_cells
 from ._skill import nse as nse
 from ._spectrum import d_h as d_h
 from ._stsp import d_stsp as d_stsp

@@ -50,6 +50,25 @@ def kge(simulated, observed) -> np.ndarray:
     return np.where((sd_o > 0) & (o.mean(axis=0) != 0), value, np.nan)
 
 
+def median_over_cells(score, simulated, observed) -> float:
+    """`score` (`nse` or `kge`) of every cell's series, the median over the cells where it is
+    finite: one number for a basin; NaN for fewer than 2 times or no finite score.
+
+    Args:
+        simulated, observed: (T, cells) arrays, NaN-free (drop the cells off a mask first).
+    """
+    if np.shape(observed)[0] < 2:
+        return float("nan")
+    return finite_median(score(simulated, observed))
+
+
+def finite_median(values) -> float:
+    """The median of the finite entries of `values`; NaN when there is none."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else float("nan")
+
+
 def _pair(simulated, observed) -> tuple[np.ndarray, np.ndarray]:
     s, o = np.asarray(simulated, dtype=np.float64), np.asarray(observed, dtype=np.float64)
     if s.shape != o.shape or s.ndim < 1 or s.shape[0] < 2:
