@@ -1,6 +1,7 @@
 """Shared fixtures: deterministic seeds, float64 numerics, isolated temp dirs, headless plots."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -12,6 +13,14 @@ import torch
 # without a GPU the kernels run (slowly) in Triton's interpreter.
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A fresh working folder, the repository's configs: a user's first command."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DYNLEARN_CONF", str(Path(__file__).resolve().parents[1] / "conf"))
+    return tmp_path
 
 
 @pytest.fixture

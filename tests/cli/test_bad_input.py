@@ -5,7 +5,7 @@ import pytest
 import zarr
 
 from dynlearn.cli import main
-from tests.helpers import TINY_DATA, TINY_TRAIN, REPO, run_cli, tree
+from tests.helpers import TINY_DATA, TINY_TRAIN, run_cli, tree
 
 CASES = {
     "unknown system": (["system=lorenz64"], "unknown system 'lorenz64'"),
@@ -20,13 +20,6 @@ CASES = {
     "unparsable override": (["trainer.epochs"], "write key=value"),
     "vector model on a grid": (["system=river", "data=river"], "model 'alrnn' learns vectors"),
 }
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    return tmp_path
 
 
 @pytest.mark.parametrize("case", list(CASES))

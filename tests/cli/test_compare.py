@@ -8,7 +8,7 @@ import yaml
 
 from dynlearn import compare_runs
 from dynlearn.cli import main
-from tests.helpers import REPO, tree
+from tests.helpers import tree
 
 TEST_DATA = {"store": "/data/lorenz63.zarr", "store_hash": "0123456789abcdef", "cases": [[0, 0], [1, 0]],
              "n_steps": 500, "transient": 100, "context": 1}
@@ -33,13 +33,6 @@ def make_run(path, values, *, seed=0, state="complete", evals=()):
         (path / f"eval-2026-12-0{i + 1}").mkdir()
         (path / f"eval-2026-12-0{i + 1}" / "metrics.json").write_text(json.dumps(later))
     return path
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    return tmp_path
 
 
 def test_rows_use_the_newest_protocol_2_metrics_of_each_run(workdir):

@@ -6,16 +6,9 @@ import pytest
 import zarr
 
 from dynlearn.cli import COMING, _commands, main, usage
-from tests.helpers import REPO, TINY_DATA, tree
+from tests.helpers import TINY_DATA, tree
 
 COMMANDS = list(_commands())
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    return tmp_path
 
 
 def test_help_writes_the_grammar_and_every_command_with_its_keys():

@@ -25,7 +25,7 @@ def _same(a, b):
     a, b = validate(a), validate(b)
     for name in a.variables:
         np.testing.assert_array_equal(a[name].values, b[name].values)
-    assert {k for k in a.attrs if a.attrs[k] != b.attrs.get(k)} == {"created"}
+    assert {k for k in a.attrs if a.attrs[k] != b.attrs.get(k)} <= {"created"}  # the time, to the second
 
 
 def test_slices_are_whole_trajectory_chunks():

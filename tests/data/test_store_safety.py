@@ -13,14 +13,7 @@ from dynlearn import DataError
 from dynlearn.cli import main
 from dynlearn.data import validate, verify_chunks
 from dynlearn.data._store import store_lock
-from tests.helpers import REPO, TINY_DATA, cli_env
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    return tmp_path
+from tests.helpers import TINY_DATA, cli_env
 
 
 def _lines(process: subprocess.Popen) -> list[str]:

@@ -10,14 +10,7 @@ import pytest
 
 import dynlearn
 from tests.flows.support import FAST
-from tests.helpers import REPO, TINY_DATA, tree
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    return tmp_path
+from tests.helpers import TINY_DATA, tree
 
 
 def failing_chunk(monkeypatch, error: Exception, at_call: int) -> list:

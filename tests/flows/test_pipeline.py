@@ -6,14 +6,7 @@ import shutil
 import pytest
 
 from tests.flows.support import FAST, read_artifact
-from tests.helpers import REPO, tree
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    return tmp_path
+from tests.helpers import tree
 
 
 def test_pipeline_generates_trains_evaluates_and_publishes_the_table(prefect_server, workdir):

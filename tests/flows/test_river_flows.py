@@ -3,18 +3,10 @@ pipeline, feed the basin day by day, forecast every day and score earlier foreca
 
 import csv
 
-import pytest
 
 from tests.flows.support import read_artifacts_of
-from tests.helpers import REPO, TINY_RIVER
+from tests.helpers import TINY_RIVER
 
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    return tmp_path
 
 
 def test_feed_and_forecast_day_by_day(prefect_server, workdir):

@@ -6,14 +6,7 @@ import numpy as np
 import pytest
 
 from tests.flows.support import FAST, read_artifact
-from tests.helpers import REPO, TINY_DATA
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    return tmp_path
+from tests.helpers import TINY_DATA
 
 
 def test_generate_fans_out_over_slices_of_initial_conditions_into_one_store(prefect_server, workdir):

@@ -126,4 +126,8 @@ def test_a_drop_folder_of_netcdf_files_feeds_the_same_store(river, tmp_path):
     np.testing.assert_array_equal(fed["time"].values, synthetic["time"].values)
     with pytest.raises(DataError, match="c.nc starts at .*needs .* next; drop the missing days' files first"):
         append_observation_files(observations, [later])
+    broken = days.isel(time=slice(2, 3)).copy(deep=True).assign_coords(time=days["time"].values[2:] + np.timedelta64(1, "D"))
+    broken["discharge"].values[0][fed["mask"].values] = np.nan  # a gap in the record on the river
+    with pytest.raises(DataError, match="non-finite discharge on a river cell"):
+        append_observation_files(observations, [write_glofas_netcdf(broken, drop / "d.nc", packed=False)])
     assert len(validate(observations)["time"]) == 3

@@ -4,23 +4,15 @@ import json
 import signal
 import time
 
-import pytest
 import torch
 
 import dynlearn
 from dynlearn.cli import main
-from tests.helpers import REPO, TINY_DATA, TINY_TRAIN, popen_cli, run_cli, tree
+from tests.helpers import TINY_DATA, TINY_TRAIN, popen_cli, run_cli, tree
 
 # Long enough epochs that a kill lands mid-epoch.
 RESUME = [*TINY_DATA, *TINY_TRAIN, "trainer.epochs=6", "trainer.batches_per_epoch=40",
           "trainer.seq_len=40", "trainer.eval_every=2"]
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
-    return tmp_path
 
 
 def _only_run(root):
