@@ -35,6 +35,7 @@ from .data import (
     generate_store,
     validate,
 )
+from .metrics import TAIL_STEPS
 from .models import IOShape, make_model, model_family
 from .train import VALIDATION_TRANSIENT, Judge, fit
 
@@ -123,7 +124,9 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
 def complete_run(run_dir: str | Path, spec: EvalSpec) -> dict:
     """Evaluate a trained run's kept model into the run directory itself and mark it complete
     (the last stage of `train`, and of the pipeline's evaluate task); returns the metrics."""
-    metrics = evaluate(load_run(run_dir), spec, Path(run_dir))
+    run = load_run(run_dir)
+    run.model.write_report(Path(run_dir))  # family-specific tables and figures of the kept model
+    metrics = evaluate(run, spec, Path(run_dir))
     write_status(Path(run_dir), state="complete")
     return metrics
 
@@ -140,12 +143,17 @@ def validation_judge(ds, settings: Settings) -> Judge:
     """Judges free runs from the validation cases, in the model's normalized units.
 
     Shorter runs than the test protocol's, but as many cases (>= 8 to see multistability) and
-    the same collapse / divergence rules, so selection never keeps a model that fails them.
+    the same collapse / divergence rules, so selection never keeps a model that fails them; and
+    `trainer.probe_starts` more starts inside each case, judged for collapse and divergence only,
+    so a coexisting attractor that catches a few starts in ten is seen before it is kept.
     """
     cases = evaluation_cases(ds, "val", n_cases=settings.eval.n_ics, n_steps=settings.trainer.eval_steps)
     normalize = Normalizer.from_attrs(ds.attrs).normalize
-    return Judge.build(ds.attrs, cases.map(lambda x: normalize(torch.from_numpy(x.astype(np.float64))).numpy()), float(ds.attrs["dt"]),
-                       bins=settings.eval.bins, dh_cutoff=settings.eval.dh_cutoff, transient=VALIDATION_TRANSIENT)
+    cases = cases.map(lambda x: normalize(torch.from_numpy(x.astype(np.float64))).numpy())
+    probes = cases.inner_contexts(settings.trainer.probe_starts)
+    return Judge.build(ds.attrs, cases, float(ds.attrs["dt"]), bins=settings.eval.bins,
+                       dh_cutoff=settings.eval.dh_cutoff, transient=VALIDATION_TRANSIENT, probes=probes,
+                       probe_steps=min(TAIL_STEPS, cases.n_steps))
 
 
 def _check_family_fits(family, name: str, ds, store: Path) -> None:

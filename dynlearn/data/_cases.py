@@ -52,6 +52,14 @@ class EvalCases:
         """The same cases with `fn` applied to contexts and truths (e.g. normalization)."""
         return replace(self, contexts=fn(self.contexts), truths=fn(self.truths))
 
+    def inner_contexts(self, per_case: int) -> np.ndarray | None:
+        """Contexts ending at `per_case` evenly spaced times inside each truth, (K·per_case, C, ...)
+        ordered by time, then case; None for none: true states far from the cases' own starts."""
+        c, n = self.contexts.shape[1], self.n_steps
+        ends = [(j + 1) * n // (per_case + 1) for j in range(per_case)]
+        blocks = [self.truths[:, e - c:e] for e in ends if e >= c]
+        return np.concatenate(blocks) if blocks else None
+
 
 def evaluation_cases(ds: xr.Dataset, split: str, *, n_cases: int, n_steps: int,
                      context: int = 1) -> EvalCases:

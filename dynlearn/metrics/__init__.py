@@ -5,6 +5,7 @@ from ._lyapunov import LyapunovResult as LyapunovResult
 from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
 from ._lyapunov import system_lyapunov_spectrum as system_lyapunov_spectrum
 from ._protocol import COLLAPSED as COLLAPSED
+from ._protocol import TAIL_STEPS as TAIL_STEPS
 from ._protocol import DIVERGED as DIVERGED
 from ._protocol import PROTOCOL_VERSION as PROTOCOL_VERSION
 from ._protocol import TruthStats as TruthStats

@@ -25,6 +25,9 @@ class TrainerConfig:
         eval_every: epochs between validation free-run scores (protocol v2); the model with the
             fewest failed runs, then the lowest pooled D_stsp, then D_H is kept (0: never, keep the last).
         eval_steps: free-run length of those scores.
+        probe_starts: further starts along each validation case whose shorter free runs
+            (TAIL_STEPS) count only when they collapse or diverge: with 8 cases a model whose
+            coexisting attractor catches one start in five passes unseen one time in four.
         wall_time_limit: seconds after which training stops cleanly at an epoch end (null: none).
         max_loss: a loss above this (or NaN/Inf) counts as divergence.
         progress: show a progress bar.
@@ -42,6 +45,7 @@ class TrainerConfig:
     grad_clip: float | None = 10.0
     eval_every: int = 10
     eval_steps: int = 2_000
+    probe_starts: int = 3
     wall_time_limit: float | None = None
     max_loss: float = 1e4
     progress: bool = True
@@ -58,6 +62,8 @@ class TrainerConfig:
             raise ConfigError(f"trainer.weight_decay must be >= 0, got {self.weight_decay}")
         if not (self.lr_start > 0 and self.lr_end > 0):
             raise ConfigError("trainer.lr_start and trainer.lr_end must be positive")
+        if self.probe_starts < 0:
+            raise ConfigError(f"trainer.probe_starts must be >= 0, got {self.probe_starts}")
         if self.eval_every < 0:
             raise ConfigError(f"trainer.eval_every must be >= 0, got {self.eval_every}")
         if self.grad_clip is not None and self.grad_clip <= 0:

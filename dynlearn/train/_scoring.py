@@ -29,6 +29,8 @@ class FreeRunScore:
         status: per run, ``"ok"``, ``"collapsed"`` or ``"diverged"``.
         lyap: the model's λ_max along each run (NaN where the model has no step Jacobian).
         generated: the free runs (K, transient + n, D), in the units of the cases.
+        probe_status: per probe run (shorter runs from further starting points, judged for
+            collapse and divergence only; empty when the judge has none).
     """
 
     d_stsp: float
@@ -36,14 +38,17 @@ class FreeRunScore:
     status: tuple[str, ...]
     lyap: np.ndarray
     generated: np.ndarray
+    probe_status: tuple[str, ...] = ()
 
     @property
     def n_collapsed(self) -> int:
-        return self.status.count(COLLAPSED)
+        """Collapsed runs, probes included."""
+        return (self.status + self.probe_status).count(COLLAPSED)
 
     @property
     def n_diverged(self) -> int:
-        return self.status.count(DIVERGED)
+        """Diverged runs, probes included."""
+        return (self.status + self.probe_status).count(DIVERGED)
 
     def key(self) -> tuple[int, float, float]:
         """Smaller is better: failed runs first, then D_stsp, then D_H (NaN worst)."""
@@ -64,6 +69,10 @@ class Judge:
         transient: free-run steps dropped before comparing with the truths.
         lyap_steps, lyap_transient: length and transient of the Jacobian-QR λ_max per run.
         reference_kind: where ``truth.lyap_reference`` comes from, for tables.
+        probes: further contexts (P, C, ...) whose free runs of transient + probe_steps are
+            judged for collapse and divergence only: a coexisting attractor that the cases'
+            few starts miss still counts against the model (None: no probes).
+        probe_steps: free-run steps of each probe after the transient.
     """
 
     cases: EvalCases
@@ -75,6 +84,8 @@ class Judge:
     lyap_steps: int = 2_000
     lyap_transient: int = 200
     reference_kind: str = ""
+    probes: np.ndarray | None = None
+    probe_steps: int = 0
 
     @classmethod
     def build(cls, attrs: dict, cases: EvalCases, dt: float, *, bins: int | None = None, **options) -> Judge:
@@ -101,9 +112,10 @@ class Judge:
             n = self.cases.n_steps
             generated = model.rollout(context, self.transient + n).double().numpy()
             lyap = model_lyapunov(model, context, self.lyap_steps, self.lyap_transient, self.dt)
+            probe_status = () if self.probes is None else self._probe(model, torch.from_numpy(self.probes).to(dtype))
         finally:
             model.train(was_training)
-        status = tuple(free_run_status(g, self.truth, lyap_max=float(lam)) for g, lam in zip(generated, lyap))
+        status = self._status(generated, lyap)
         attractor = generated[:, self.transient:]
         finite = np.isfinite(attractor).all(axis=(1, 2))
         if finite.any():
@@ -111,7 +123,14 @@ class Judge:
             dh = d_h(self.cases.truths[finite], attractor[finite], cutoff=self.dh_cutoff)
         else:
             stsp = dh = math.nan
-        return FreeRunScore(stsp, dh, status, lyap, generated)
+        return FreeRunScore(stsp, dh, status, lyap, generated, probe_status)
+
+    def _probe(self, model, contexts: torch.Tensor) -> tuple[str, ...]:
+        generated = model.rollout(contexts, self.transient + self.probe_steps).double().numpy()
+        return self._status(generated, model_lyapunov(model, contexts, self.lyap_steps, self.lyap_transient, self.dt))
+
+    def _status(self, generated: np.ndarray, lyap: np.ndarray) -> tuple[str, ...]:
+        return tuple(free_run_status(g, self.truth, lyap_max=float(lam)) for g, lam in zip(generated, lyap))
 
 
 def model_lyapunov(model, context: torch.Tensor, n_steps: int, n_transient: int, dt: float) -> np.ndarray:

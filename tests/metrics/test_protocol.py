@@ -226,3 +226,46 @@ def test_pooled_d_stsp_is_the_kl_of_the_pooled_histograms():
     got = pooled_d_stsp(truths, generated, n_bins=2)
     expected = 0.75 * math.log(0.75 / 0.25) + 0.25 * math.log(0.25 / 0.75)
     assert got == pytest.approx(expected, rel=1e-3)
+
+
+class TrappedLorenz(MapModel):
+    """The true Lorenz map, except from starts with x above `trap`: those decay to a fixed point.
+    Two coexisting attractors whose basins are set by the start, as in a badly trained model."""
+
+    def __init__(self, trap: float):
+        super().__init__(standardized_lorenz()[0])
+        self.trap = trap
+
+    def initial_state(self, context, u=None):
+        x = context[:, -1]
+        return torch.cat([x, (x[:, :1] > self.trap).to(x.dtype)], dim=1)
+
+    def step(self, state, u=None):
+        x, trapped = state[:, :3], state[:, 3:]
+        return torch.cat([torch.where(trapped > 0, 0.9 * x, self._step(x)), trapped], dim=1)
+
+    def observe(self, state):
+        return state[:, :3]
+
+
+def test_inner_contexts_are_the_truth_at_evenly_spaced_times(lorenz_cases):
+    cases, _ = lorenz_cases
+    inner = cases.inner_contexts(3)
+    assert inner.shape == (3 * K, 1, 3)
+    for j, end in enumerate((N // 4, N // 2, 3 * N // 4)):
+        np.testing.assert_array_equal(inner[j * K:(j + 1) * K, 0], cases.truths[:, end - 1])
+    assert cases.inner_contexts(0) is None
+
+
+def test_probes_count_a_coexisting_attractor_that_the_case_starts_miss(lorenz_cases):
+    cases, _ = lorenz_cases
+    probes = cases.inner_contexts(3)
+    trap = float(cases.contexts[:, -1, 0].max())  # no case starts in the trap ...
+    n_trapped = int((probes[:, -1, 0] > trap).sum())
+    assert n_trapped >= 1  # ... but some probes do (a property of these fixed cases)
+    model = TrappedLorenz(trap)
+    plain = judge_for(cases).score(model)
+    assert plain.status == (OK,) * K and plain.n_collapsed == 0
+    probed = judge_for(cases, probes=probes, probe_steps=2000).score(model)
+    assert probed.probe_status.count(COLLAPSED) == n_trapped == probed.n_collapsed
+    assert probed.key()[0] == n_trapped and probed.d_stsp == plain.d_stsp  # D_stsp: the cases' runs only
