@@ -144,9 +144,7 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         state_shape, n_forcing = tuple(system.state_shape), len(system.forcing_names)
     model_cfg = dict(config["model"])
     model_name = model_cfg.pop("name")
-    small = model_cfg.pop("small", None) or {}
-    if config.get("small_model"):  # debug=fast: each family shrinks to the sizes its own config gives
-        model_cfg.update(small)
+    model_cfg.update(_model_size_options(model_name, model_cfg, config.get("model_size", "cpu"), config["device"]))
     if check_model and system is not None:
         _check_family_fits_system(model_name, system)
     if check_model:  # checks the name and every option now (with `auto`, training checks m·dim again)
@@ -188,6 +186,29 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         run=Path(run) if run is not None else None,
         config=config,
     )
+
+
+MODEL_SIZES = ("cpu", "small", "gpu")
+
+
+def _model_size_options(model_name: str, model_cfg: dict, size: str, device: str) -> dict:
+    """The options `model_size` sets (popping the `small` and `gpu` blocks off `model_cfg`):
+    none for ``cpu`` (the family's defaults), the ``small`` block for debug=fast, the paper-sized
+    ``gpu`` block, which trains on CUDA only."""
+    blocks = {"small": model_cfg.pop("small", None) or {}, "gpu": model_cfg.pop("gpu", None)}
+    if size not in MODEL_SIZES:
+        raise ConfigError(f"unknown model_size {size!r}; choose one of: {', '.join(MODEL_SIZES)}")
+    if size != "gpu":
+        return blocks.get(size) or {}
+    if blocks["gpu"] is None:
+        raise ConfigError(f"model {model_name!r} has no gpu sizes (a `gpu:` block in conf/model/{model_name}.yaml); "
+                          "drop model_size=gpu")
+    if not torch.cuda.is_available():
+        raise ConfigError("model_size=gpu is the paper-sized configuration for a CUDA GPU and this machine has "
+                          "none; drop model_size=gpu to train the CPU-sized default")
+    if device != "cuda":
+        raise ConfigError("model_size=gpu trains on the GPU: add device=cuda")
+    return blocks["gpu"]
 
 
 def _check_family_fits_system(model_name: str, system) -> None:

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 import zarr
 
 from dynlearn.cli import main
@@ -19,7 +20,12 @@ CASES = {
     "wrong type": (["trainer.epochs=many"], "trainer.epochs must be int"),
     "unparsable override": (["trainer.epochs"], "write key=value"),
     "vector model on a grid": (["system=river", "data=river"], "model 'alrnn' learns vectors"),
+    "unknown model size": (["model_size=huge"], "unknown model_size 'huge'"),
+    "family without gpu sizes": (["model_size=gpu"], "model 'alrnn' has no gpu sizes"),
 }
+if not torch.cuda.is_available():  # the paper-sized configurations are refused on a machine without CUDA
+    CASES["gpu sizes without CUDA"] = (["model=neural_ode", "model_size=gpu"],
+                                       "model_size=gpu is the paper-sized configuration for a CUDA GPU")
 
 
 @pytest.mark.parametrize("case", list(CASES))
