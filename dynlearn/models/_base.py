@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import torch
@@ -104,6 +105,15 @@ class AbstractModel(nn.Module, abc.ABC):
     def has_jacobian(self) -> bool:
         """Whether this family provides `jacobian`."""
         return type(self).jacobian is not AbstractModel.jacobian
+
+    def write_report(self, out_dir: Path) -> list[Path]:
+        """Write what is worth keeping about the trained model itself (tables, figures; e.g. a
+        Koopman model's learned eigenvalues) into `out_dir`, once training has ended.
+
+        Returns:
+            The files written; none by default.
+        """
+        return []
 
     @torch.no_grad()
     def rollout(self, context: Tensor, n_steps: int, u: Tensor | None = None) -> Tensor:
