@@ -3,7 +3,8 @@
 A run is judged by its newest ``metrics.json`` of evaluation protocol 2: the newest
 ``eval-<ts>/`` folder that has one, else the one training wrote. Two runs are comparable when
 their ``protocol_version`` and ``test_data`` (store, its hash, the cases, lengths, context) are
-equal; anything else would compare numbers measured on different yardsticks.
+equal; anything else would compare numbers measured on different yardsticks. Beside the rows,
+one row per model family: the median over its runs (seeds) of each number.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import io
 import json
 import math
 import os
+import statistics
 from pathlib import Path
 
 import yaml
 
 from ._errors import ConfigError
-from ._run import STATUS, timestamp
+from ._run import STATUS, read_status, timestamp
 from .atomic import atomic_write_text
 
 PROTOCOL = 2
@@ -26,11 +28,16 @@ METRICS = "metrics.json"
 
 # The columns of a comparison, in order; `run`, `evaluation`, `model` and `seed` name the row.
 COLUMNS = ("run", "evaluation", "model", "seed", "d_stsp", "d_stsp_floor", "d_h", "d_h_floor",
-           "lyap_max", "lyap_max_reference", "vpt", "vpt_unit", "n_ics", "n_collapsed", "n_diverged")
+           "lyap_max", "lyap_max_reference", "lyap_rel_error", "vpt", "vpt_unit", "n_ics", "n_collapsed",
+           "n_diverged", "train_seconds")
+# The per-family table: medians over each family's runs of these numbers.
+FAMILY_COLUMNS = ("model", "runs", "d_stsp", "d_h", "lyap_rel_error", "vpt", "n_collapsed", "n_diverged",
+                  "train_seconds")
 LABELS = {"d_stsp": "D_stsp", "d_stsp_floor": "D_stsp floor", "d_stsp_excess": "D_stsp - floor",
           "d_h": "D_H", "d_h_floor": "D_H floor", "d_h_excess": "D_H - floor", "lyap_max": "λ_max",
           "lyap_max_reference": "λ_max ref", "lyap_rel_error": "λ_max rel. error", "vpt": "VPT",
-          "vpt_unit": "VPT unit", "n_ics": "ICs", "n_collapsed": "collapsed", "n_diverged": "diverged"}
+          "vpt_unit": "VPT unit", "n_ics": "ICs", "n_collapsed": "collapsed", "n_diverged": "diverged",
+          "train_seconds": "training [s]", "runs": "runs"}
 
 
 def compare_runs(paths: list[str | Path]) -> list[dict]:
@@ -63,8 +70,26 @@ def compare_runs(paths: list[str | Path]) -> list[dict]:
         config = _config(run)
         rows.append({"run": str(run), "evaluation": str(source.parent.relative_to(run)),
                      "model": (config.get("model") or {}).get("name"), "seed": config.get("seed"),
-                     **{key: metrics.get(key) for key in COLUMNS[4:]}})
+                     **{key: metrics.get(key) for key in COLUMNS[4:]},
+                     "lyap_rel_error": invariants(metrics)["lyap_rel_error"],
+                     "train_seconds": read_status(run).get("train_seconds")})
     return rows
+
+
+def by_family(rows: list[dict]) -> list[dict]:
+    """One row per model family (in order of first appearance): the median over its runs of
+    each number in `FAMILY_COLUMNS` (None where no run has it)."""
+    families: dict[str, list[dict]] = {}
+    for row in rows:
+        families.setdefault(row["model"], []).append(row)
+    out = []
+    for model, members in families.items():
+        summary = {"model": model, "runs": len(members)}
+        for key in FAMILY_COLUMNS[2:]:
+            values = [float(r[key]) for r in members if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+            summary[key] = statistics.median(values) if values else None
+        out.append(summary)
+    return out
 
 
 def find_runs(paths: list[str | Path]) -> list[Path]:
@@ -128,11 +153,13 @@ def invariants(metrics: dict) -> dict:
 
 
 def write_comparison(rows: list[dict], out_dir: Path) -> tuple[str, Path]:
-    """Write ``compare-<timestamp>.md`` / ``.csv`` into `out_dir`; returns the markdown and its path."""
+    """Write ``compare-<timestamp>.md`` (the runs, then the medians by family) and ``.csv`` (the
+    runs) into `out_dir`; returns the markdown and its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"compare-{timestamp()}"
     shown = [{**row, "run": link(Path(row["run"]), out_dir)} for row in rows]
-    text = markdown(shown, COLUMNS)
+    text = (markdown(shown, COLUMNS) + "\nMedian over each family's runs (seeds); VPT: normalized-error "
+            "threshold (vpt_nrmse).\n\n" + markdown(by_family(rows), FAMILY_COLUMNS))
     atomic_write_text(text, stem.with_suffix(".md"))
     atomic_write_text(csv_text(rows, COLUMNS), stem.with_suffix(".csv"))
     return text, stem.with_suffix(".md")

@@ -22,11 +22,12 @@ def metrics(d_stsp, *, version=2, **changes):
             "n_ics": 2, "n_collapsed": 1, "n_diverged": 0, "bins": 30, "per_ic": []}
 
 
-def make_run(path, values, *, seed=0, state="complete", evals=()):
+def make_run(path, values, *, seed=0, state="complete", evals=(), model="alrnn", seconds=None):
     """A run directory holding `values` as its metrics.json and each of `evals` in an eval-<i>/."""
     path.mkdir(parents=True)
-    (path / "status.json").write_text(json.dumps({"state": state, "config_hash": f"hash{seed}"}))
-    (path / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "model": {"name": "alrnn"}}))
+    status = {"state": state, "config_hash": f"hash{seed}"}
+    (path / "status.json").write_text(json.dumps(status if seconds is None else {**status, "train_seconds": seconds}))
+    (path / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "model": {"name": model}}))
     if values is not None:
         (path / "metrics.json").write_text(json.dumps(values))
     for i, later in enumerate(evals):
@@ -96,3 +97,23 @@ def test_compare_is_a_command_with_help(workdir, capsys):
     assert main(["compare", "--help"]) == 0
     out = capsys.readouterr().out
     assert "runs=" in out and "protocol version 2" in out
+
+
+def test_families_are_summarized_by_the_median_over_their_seeds(workdir, capsys):
+    for seed, (d, lyap, secs) in enumerate([(0.2, 0.8, 100.0), (0.6, 0.9, 300.0), (0.3, 1.0, 200.0)]):
+        make_run(workdir / f"runs/lorenz/alrnn{seed}", {**metrics(d), "lyap_max": lyap}, seed=seed, seconds=secs)
+    make_run(workdir / "runs/lorenz/node0", {**metrics(1.5), "lyap_max": None, "n_collapsed": 3},
+             model="neural_ode", seconds=50.0)
+    rows = compare_runs(["runs/lorenz"])
+    assert rows[0]["lyap_rel_error"] == pytest.approx(abs(0.8 - 0.9056) / 0.9056)
+    assert [r["train_seconds"] for r in rows] == [100.0, 300.0, 200.0, 50.0]
+    from dynlearn._compare import by_family
+    alrnn, node = by_family(rows)
+    assert alrnn["model"] == "alrnn" and alrnn["runs"] == 3
+    assert alrnn["d_stsp"] == 0.3 and alrnn["train_seconds"] == 200.0  # medians, not means
+    assert alrnn["lyap_rel_error"] == pytest.approx(abs(1.0 - 0.9056) / 0.9056)  # median of the errors
+    assert node["runs"] == 1 and node["lyap_rel_error"] is None and node["n_collapsed"] == 3
+    assert main(["compare", "runs=runs/lorenz"]) == 0
+    out = capsys.readouterr().out
+    assert "| model | runs | D_stsp | D_H | λ_max rel. error | VPT | collapsed | diverged | training [s] |" in out
+    assert "| neural_ode | 1 | 1.5 | 0.03 | n/a | 2.5 | 3 | 0 | 50 |" in out
