@@ -6,6 +6,8 @@ from dynlearn.models.arx import ARX as ARX
 from dynlearn.models.arx import ARXConfig as ARXConfig
 from dynlearn.models.koopman import Koopman as Koopman
 from dynlearn.models.koopman import KoopmanConfig as KoopmanConfig
+from dynlearn.models.latent_sde import LatentSDE as LatentSDE
+from dynlearn.models.latent_sde import LatentSDEConfig as LatentSDEConfig
 from dynlearn.models.neural_ode import NeuralODE as NeuralODE
 from dynlearn.models.neural_ode import NeuralODEConfig as NeuralODEConfig
 from dynlearn.models._base import AbstractModel as AbstractModel
@@ -14,4 +16,4 @@ from dynlearn.models._registry import list_models as list_models
 from dynlearn.models._registry import make_model as make_model
 from dynlearn.models._registry import model_family as model_family
 
-__all__ = ["ALRNN", "ALRNNConfig", "ARX", "ARXConfig", "AbstractModel", "IOShape", "Koopman", "KoopmanConfig", "NeuralODE", "NeuralODEConfig", "list_models", "make_model", "model_family"]
+__all__ = ["ALRNN", "ALRNNConfig", "ARX", "ARXConfig", "AbstractModel", "IOShape", "Koopman", "KoopmanConfig", "LatentSDE", "LatentSDEConfig", "NeuralODE", "NeuralODEConfig", "list_models", "make_model", "model_family"]

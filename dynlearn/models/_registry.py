@@ -14,10 +14,12 @@ from dynlearn._errors import ConfigError
 from dynlearn.models.alrnn import ALRNN
 from dynlearn.models.arx import ARX
 from dynlearn.models.koopman import Koopman
+from dynlearn.models.latent_sde import LatentSDE
 from dynlearn.models.neural_ode import NeuralODE
 from dynlearn.models._base import AbstractModel, IOShape
 
-MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX, "koopman": Koopman, "neural_ode": NeuralODE}
+MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX, "koopman": Koopman,
+                                         "latent_sde": LatentSDE, "neural_ode": NeuralODE}
 
 
 def list_models() -> list[str]:
