@@ -1,6 +1,7 @@
 """Long-term invariants and skill scores (definitions: DESIGN.md §5, reference/data_metrics.md §5)."""
 
 from ._ensemble import crps_ensemble as crps_ensemble
+from ._horizon import horizon_mse as horizon_mse
 from ._lyapunov import LyapunovResult as LyapunovResult
 from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
 from ._lyapunov import system_lyapunov_spectrum as system_lyapunov_spectrum

@@ -396,6 +396,20 @@ def duffing_jacobian(
     # fmt: on
 
 
+def duffing_unforced_rhs(t: Tensor | float, x: Tensor, *, alpha: float, beta: float) -> Tensor:
+    """Unforced, undamped Duffing oscillator x'' = −αx − βx³ as x' = v, v' = −αx − βx³; with
+    α = −1, β = 1 a double well: centres at (±1, 0), a saddle at the origin, every orbit closed."""
+    x_, v = x.unbind(-1)
+    return torch.stack((v, -alpha * x_ - beta * x_**3), dim=-1)
+
+
+def duffing_unforced_jacobian(x: Tensor, *, alpha: float, beta: float) -> Tensor:
+    """Jacobian of `duffing_unforced_rhs`, (..., 2, 2)."""
+    x_, v = x.unbind(-1)
+    zero = torch.zeros_like(x_)
+    return _matrix((zero, zero + 1.0, -alpha - 3 * beta * x_ * x_, zero))
+
+
 def van_der_pol_rhs(t: Tensor | float, x: Tensor, *, mu: float) -> Tensor:
     """Van der Pol (1926): x' = y, y' = μ(1 − x²)y − x."""
     x_, y = x.unbind(-1)
@@ -450,6 +464,20 @@ def pendulum_jacobian(
         zero,  zero,       zero,           frequency,        zero,
     ))
     # fmt: on
+
+
+def pendulum_unforced_rhs(t: Tensor | float, x: Tensor, *, g_over_l: float) -> Tensor:
+    """Frictionless pendulum θ'' = −(g/l) sin θ as θ' = ω, ω' = −(g/l) sin θ, the angle θ stored
+    as itself: the catalogue's initial conditions swing (never roll over), so θ stays bounded."""
+    theta, omega = x.unbind(-1)
+    return torch.stack((omega, -g_over_l * torch.sin(theta)), dim=-1)
+
+
+def pendulum_unforced_jacobian(x: Tensor, *, g_over_l: float) -> Tensor:
+    """Jacobian of `pendulum_unforced_rhs`, (..., 2, 2)."""
+    theta, omega = x.unbind(-1)
+    zero = torch.zeros_like(theta)
+    return _matrix((zero, zero + 1.0, -g_over_l * torch.cos(theta), zero))
 
 
 def lotka_volterra_rhs(
@@ -630,4 +658,6 @@ EQUATIONS: dict[str, Equations] = {
     "burke_shaw": Equations(burke_shaw_rhs, burke_shaw_jacobian),
     "brusselator": Equations(brusselator_rhs, brusselator_jacobian),
     "fitzhugh_nagumo": Equations(fitzhugh_nagumo_rhs, fitzhugh_nagumo_jacobian),
+    "duffing_unforced": Equations(duffing_unforced_rhs, duffing_unforced_jacobian),
+    "pendulum_unforced": Equations(pendulum_unforced_rhs, pendulum_unforced_jacobian),
 }

@@ -48,7 +48,7 @@ def test_hashes_ignore_what_does_not_change_results():
 
 def test_list_systems_names_every_system_make_system_builds():
     names = list_systems()
-    assert names == [*list_ode_systems(), "ks", "navier_stokes_2d", "river"] and len(list_ode_systems()) == 25
+    assert names == [*list_ode_systems(), "ks", "navier_stokes_2d", "river"] and len(list_ode_systems()) == 27
     assert "river" not in FIELD_SYSTEMS and GRID_SYSTEMS["river"].__name__ == "RiverSystem"
     assert {type(make_system(name)).__name__ for name in names[-3:]} == \
         {"KuramotoSivashinsky", "NavierStokes2D", "RiverSystem"}

@@ -11,6 +11,7 @@ import torch
 
 import dynlearn
 from dynlearn import ConfigError
+from dynlearn.metrics import horizon_mse
 from dynlearn.models import IOShape, Koopman, KoopmanConfig
 from dynlearn.models.koopman import tustin
 
@@ -155,3 +156,16 @@ def test_debug_fast_trains_evaluates_and_rolls_out(workdir):
     assert isinstance(run.model, Koopman) and run.model.config.dt == pytest.approx(0.02)
     context = torch.zeros(1, 1, 3, dtype=next(run.model.parameters()).dtype)
     assert torch.isfinite(run.model.rollout(context, 50)).all()
+
+
+def test_horizon_mse_of_a_known_error():
+    truth = np.zeros((2, 5, 2))
+    predicted = truth.copy()
+    predicted[0, :, :] = 0.1  # case 0: off by 0.1 in both dimensions: ‖e‖² = 0.02 per step
+    predicted[1, 3:, 0] = 1.0  # case 1: exact for 3 steps, then off by 1 in one dimension
+    assert horizon_mse(predicted, truth, 3) == pytest.approx((0.02 + 0.0) / 2)
+    assert horizon_mse(predicted, truth, 5) == pytest.approx((0.02 + 2 / 5) / 2)
+    predicted[1, 4, 1] = np.inf
+    assert math.isnan(horizon_mse(predicted, truth, 5)) and math.isfinite(horizon_mse(predicted, truth, 4))
+    with pytest.raises(ValueError, match="T >= 6"):
+        horizon_mse(predicted, truth, 6)

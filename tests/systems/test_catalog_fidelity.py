@@ -134,11 +134,26 @@ def _pendulum(p: Mapping[str, float], state: list[float]) -> list[float]:
     return [omega, -omega / q - math.sin(theta) + g * math.cos(phi), omega_d]
 
 
+def _duffing_unforced(p: Mapping[str, float], state: list[float]) -> list[float]:
+    # Fathi et al. (2024), ICLR, the Duffing system: x'' = x − x³ (our α = −1, β = 1 in
+    # x'' = −αx − βx³). dysts's Duffing is the forced, damped one.
+    x, v = state
+    return [v, -p["alpha"] * x - p["beta"] * x**3]
+
+
+def _pendulum_unforced(p: Mapping[str, float], state: list[float]) -> list[float]:
+    # The frictionless pendulum θ'' = −(g/l) sin θ (any mechanics text). Not in dysts.
+    theta, omega = state
+    return [omega, -p["g_over_l"] * math.sin(theta)]
+
+
 TRANSCRIBED: dict[str, Callable[[Mapping[str, float], list[float]], list[float]]] = {
     "burke_shaw": _burke_shaw,
     "hindmarsh_rose": _hindmarsh_rose,
     "lotka_volterra": _lotka_volterra,
     "pendulum": _pendulum,
+    "duffing_unforced": _duffing_unforced,
+    "pendulum_unforced": _pendulum_unforced,
 }
 
 

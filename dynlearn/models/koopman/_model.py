@@ -152,8 +152,10 @@ class Koopman(AbstractModel):
             for p in list(self.encoder.parameters()) + list(self.decoder.parameters()):
                 bound = 1 / math.sqrt(p.shape[-1] if p.ndim == 2 else p.numel())
                 p.copy_((2 * torch.rand(p.shape, generator=g, dtype=torch.float64) - 1) * bound)
-        # K starts as a small random matrix with spectral radius ~0.1 / time unit: near-neutral modes.
-        k0 = 0.1 * torch.randn(n, n, generator=g, dtype=torch.float64) / math.sqrt(n)
+        # K starts skew-symmetric (neutral modes: K̄ is a rotation, nothing grows or decays) with
+        # frequencies up to ~1 / time unit; training adds growth and decay where the data show it.
+        k0 = torch.randn(n, n, generator=g, dtype=torch.float64) / math.sqrt(2 * n)
+        k0 = k0 - k0.T
         self.generator_raw = nn.Parameter(k0 / cfg.dynamics_lr_ratio)
         self.log_step_raw = nn.Parameter(torch.zeros((), dtype=torch.float64), requires_grad=cfg.train_step)
         self.to(torch.get_default_dtype())
