@@ -23,6 +23,7 @@ import torch
 from ._forecast_skill import SKILL_PROTOCOL, evaluate_forecast_skill, skill_table
 from ._run import Run
 from ._settings import EvalSpec
+from ._short_forecast import short_forecast_metrics
 from ._tables import csv_text, difference, json_safe, markdown_text, rounded
 from .atomic import atomic_write_json, atomic_write_text
 from .data import evaluation_cases, floor_cases, forcing_variables, open_store, validate
@@ -137,6 +138,10 @@ def _evaluate_attractor(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool)
         "lyap_max_generated": rosenstein(attractor[ok[0]], dt) if ok else math.nan,
         "per_ic": per_ic,
     }
+    if spec.short_context is not None:
+        metrics["short_forecast"] = short_forecast_metrics(
+            run.model, run.normalizer, ds, context=spec.short_context, horizon=spec.short_horizon,
+            n_cases=spec.short_cases, smape_threshold=spec.smape_threshold, nrmse_threshold=spec.vpt_threshold)
     if plots and test.truths.ndim == 3:
         out_dir.mkdir(parents=True, exist_ok=True)
         from ._plots import plot_attractors, plot_spectra
@@ -174,9 +179,22 @@ def metrics_table(metrics: dict) -> list[dict]:
          "reference_kind": "Rosenstein on one true test case"},
         {"metric": f"VPT [{unit}] (median)", "model": fmt(metrics["vpt"]), "reference": None,
          "model - reference": None, "reference_kind": f"{metrics['vpt_censored']} run(s) never crossed"},
+        *_short_rows(metrics.get("short_forecast")),
         {"metric": "failed free runs", "model": metrics["n_collapsed"] + metrics["n_diverged"], "reference": 0,
          "model - reference": None, "reference_kind": failed},
     ]
+
+
+def _short_rows(short: dict | None) -> list[dict]:
+    """The short-forecast protocol's two VPTs as table rows (none when it did not run)."""
+    if short is None:
+        return []
+    unit = "Lyapunov times" if short["vpt_unit"] == "lyapunov_times" else "time units"
+    how = f"{short['n_cases']} forecasts, context {short['context']}, horizon {short['horizon']}"
+    return [{"metric": f"{name} [{unit}] (median, short forecasts)", "model": rounded(short[name]),
+             "reference": None, "model - reference": None,
+             "reference_kind": f"{how}; {short[name + '_censored']} never crossed"}
+            for name in ("vpt_smape", "vpt_nrmse")]
 
 
 def _on_arrays(transform):

@@ -37,6 +37,10 @@ class EvalSpec:
         bins: D_stsp bins per dimension (None: the documented rule, `metrics.stsp_bins`).
         dh_cutoff: keep frequencies up to this fraction of Nyquist in D_H (None: all).
         lead_steps: driven stores (with forcing) only: forecast lead times scored, in steps.
+        short_context: PhyxMamba's short-forecast protocol (`dynlearn._short_forecast`): true
+            steps read before each forecast (None: the protocol is off).
+        short_horizon, short_cases: its forecast length in steps and number of test cases.
+        smape_threshold: its cumulative-sMAPE threshold (0-200 scale) of ``vpt_smape``.
     """
 
     n_steps: int = 10_000
@@ -48,11 +52,17 @@ class EvalSpec:
     bins: int | None = None
     dh_cutoff: float | None = None
     lead_steps: int = 7
+    short_context: int | None = None
+    short_horizon: int = 300
+    short_cases: int = 100
+    smape_threshold: float = 30.0
 
     def __post_init__(self) -> None:
-        for name in ("n_steps", "n_ics", "lyap_steps", "lead_steps"):
+        for name in ("n_steps", "n_ics", "lyap_steps", "lead_steps", "short_horizon", "short_cases"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"eval.{name} must be >= 1, got {getattr(self, name)}")
+        if self.short_context is not None and self.short_context < 1:
+            raise ConfigError(f"eval.short_context must be >= 1 or null (off), got {self.short_context}")
         if self.transient < 0 or self.lyap_transient < 0:
             raise ConfigError("eval.transient and eval.lyap_transient must be >= 0")
         if self.bins is not None and self.bins < 2:
@@ -152,7 +162,8 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
             io = IOShape((1, *state_shape), (n_forcing, *state_shape))
         else:
             io = IOShape((math.prod(state_shape) * (embedding[0] if isinstance(embedding, tuple) else 1),))
-        make_model(model_name, io, **timed_model_options(sized_model_options(model_cfg, io.dim), float(dt)))
+        options = timed_model_options(sized_model_options(model_cfg, io.dim), float(dt))
+        make_model(model_name, io, **model_family(model_name).resolve_options(options, None))
     dtype = {"float32": torch.float32, "float64": torch.float64}.get(config["dtype"])
     if dtype is None:
         raise ConfigError(f"dtype must be float32 or float64, got {config['dtype']!r}")

@@ -89,6 +89,7 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
                                layout=family.layout, check_values=False)
     io = IOShape(train_data.item_shape, train_data.forcing_shape)
     options = timed_model_options(sized_model_options(settings.model_options, io.dim), float(ds.attrs["dt"]))
+    options = family.resolve_options(options, lambda: train_data.trajectory(0)["x"].numpy())  # e.g. delays left null
     model = make_model(settings.model_name, io, **options).to(settings.dtype)  # before the run dir
     run_dir = _run_dir(settings)
     meta = {

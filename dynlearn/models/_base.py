@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -94,6 +96,27 @@ class AbstractModel(nn.Module, abc.ABC):
     @abc.abstractmethod
     def observe(self, state: Tensor) -> Tensor:
         """The observation of a state, (B, ...) -> (B, D) or (B, C, *spatial)."""
+
+    @classmethod
+    def resolve_options(cls, options: dict, train_series: Callable[[], np.ndarray] | None) -> dict:
+        """`options` with those the family derives from the data (left null in its config)
+        filled in, before the model is built (e.g. PhyxMamba's delays).
+
+        Args:
+            options: fields of the family's config.
+            train_series: reads one training trajectory (T, D), normalized (called only by a
+                family that needs it); None when a config is checked before any data exist: the
+                family fills provisional values, so that the other options can be checked.
+
+        Returns:
+            The options to build the model with (default: unchanged).
+        """
+        return dict(options)
+
+    def begin_epoch(self, epoch: int, n_epochs: int) -> None:
+        """Called by the training loop before each epoch (0-based) of `n_epochs`, for families
+        whose loss changes with training progress (stages). It must depend on its arguments
+        only, so a resumed run trains exactly as an uninterrupted one. Default: nothing."""
 
     def jacobian(self, state: Tensor) -> Tensor:
         """The Jacobian of `step` at `state`, (B, M) -> (B, M, M), for the model's Lyapunov

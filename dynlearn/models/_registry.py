@@ -16,10 +16,11 @@ from dynlearn.models.arx import ARX
 from dynlearn.models.koopman import Koopman
 from dynlearn.models.latent_sde import LatentSDE
 from dynlearn.models.neural_ode import NeuralODE
+from dynlearn.models.phyxmamba import PhyxMamba
 from dynlearn.models._base import AbstractModel, IOShape
 
 MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX, "koopman": Koopman,
-                                         "latent_sde": LatentSDE, "neural_ode": NeuralODE}
+                                         "latent_sde": LatentSDE, "neural_ode": NeuralODE, "phyxmamba": PhyxMamba}
 
 
 def list_models() -> list[str]:

@@ -160,6 +160,7 @@ class _TrainingState:
 
 def _run_epoch(job: _Job, epoch: int) -> dict[str, float]:
     model, optimizer, data, config, checkpoint_dir = job.model, job.optimizer, job.data, job.config, job.checkpoint_dir
+    model.begin_epoch(epoch, config.epochs)  # staged families switch here (a function of the epoch: resumable)
     model.train()
     sums: dict[str, float] = {}
     for _ in range(config.batches_per_epoch):
