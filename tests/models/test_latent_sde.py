@@ -124,6 +124,13 @@ def test_free_runs_step_the_prior_sde_from_the_posterior(float64, generator):
             z = z + model.prior(z) * 0.025 + model.diffusion(z) * math.sqrt(0.025) * torch.randn(4, 2)
         torch.testing.assert_close(stepped, z, rtol=0, atol=1e-14)
         torch.testing.assert_close(model.observe(z), model.decoder(z))
+        # Sampled observations: the decoder's mean plus ε times a standard normal draw.
+        sampling = LatentSDE(3, LatentSDEConfig(**SMALL, sample_observations=True))
+        sampling.load_state_dict(model.state_dict())
+        torch.manual_seed(5)
+        drawn = sampling.observe(z)
+        torch.manual_seed(5)
+        torch.testing.assert_close(drawn, model.decoder(z) + model.log_obs_std.exp() * torch.randn(4, 3))
     assert not model.has_jacobian  # a stochastic step: no λ_max
 
 
