@@ -2,8 +2,9 @@
 
 Li, Wong, Chen & Duvenaud (2020), "Scalable Gradients for Stochastic Differential Equations",
 AISTATS, arXiv 2001.01328, §5 (the latent SDE; torchsde's examples/latent_sde_lorenz.py). A GRU run
-backwards over the window gives a context c_k at every observation (a summary of x_k, .., x_{T-1})
-and q(z_0) = N(μ, s²) from c_0. Between observations k-1 and k the latent state follows
+backwards over the window gives a context c_k at every observation (a summary of x_k, .., x_{T-1},
+and x_k itself, so the posterior steers toward the next observation from the start; Li et al.'s
+contexts are the summary alone) and q(z_0) = N(μ, s²) from c_0. Between observations k-1 and k the latent state follows
 
     posterior  dz = f_φ(z, c_k, τ) dt + g(z) dW     (τ ∈ [0, 1): the fraction of the interval passed)
     prior      dz = h_θ(z) dt + g(z) dW,             z_0 ~ N(m_0, S_0²) learned,
@@ -14,8 +15,9 @@ N(D z(t_k), ε²) with a linear (or identity) decoder D. The ELBO
     E_q[Σ_k log p(x_k | z(t_k))] − KL(q(z_0) ‖ p(z_0)) − E_q[∫ ½ |(f_φ − h_θ) / g|² dt]
 
 has its path KL (Girsanov) accumulated by torchsde (``sdeint(..., logqp=True)``) along
-Euler–Maruyama steps of dt / substeps. Free runs (`step`) follow the prior SDE from the posterior
-mean of z at the end of the context: a stochastic generator, seeded by the caller through torch's RNG.
+Euler–Maruyama steps of dt / substeps. Free runs (`step`) follow the prior SDE from q(z_0)'s mean
+carried over the context by the posterior SDE, and observe D z (or, with `sample_observations`, a
+draw of N(D z, ε²)): a stochastic generator, seeded by the caller through torch's RNG.
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ class _PosteriorSDE(nn.Module):
 
     def __init__(self, model: LatentSDE, context: Tensor, times: Tensor) -> None:
         super().__init__()
-        self.model, self.context, self.times = model, context, times  # (B, T, C), (T,)
+        self.model, self.context, self.times = model, context, times  # (B, T, C + D), (T,)
 
     def f(self, t: Tensor, z: Tensor) -> Tensor:
         # A step starting at t in [t_{k-1}, t_k) reads c_k, the context from x_k on.
@@ -267,7 +269,7 @@ class LatentSDE(AbstractModel):
         With one context observation this is q(z_0)'s mean; with more, the posterior SDE follows
         the context to its last time (sampled: a draw of torch's RNG per step).
         """
-        c = self._encode(context)  # (B, Tc, C)
+        c = self._encode(context)  # (B, Tc, C + D)
         z, _ = self._q0(c[:, 0])
         h = self.config.dt / self.config.substeps
         for k in range(1, context.shape[1]):
@@ -322,7 +324,7 @@ class LatentSDE(AbstractModel):
 
         x = batch["x"]
         b, n = x.shape[0], x.shape[1]
-        c = self._encode(x)  # (B, T, C)
+        c = self._encode(x)  # (B, T, C + D)
         q_mean, q_std = self._q0(c[:, 0])
         z0 = q_mean + q_std * torch.randn_like(q_mean)
         times = self._times(n, x.dtype, x.device)
