@@ -2,6 +2,7 @@
 step the prior SDE, training on noisy Ornstein–Uhlenbeck data raises the ELBO and finds the noise
 scale, and debug=fast trains, evaluates and rolls out."""
 
+import dataclasses
 import json
 import math
 
@@ -215,6 +216,7 @@ def test_experiments_give_the_latent_sde_its_own_options(workdir):
 
 def test_debug_fast_trains_evaluates_and_rolls_out_reproducibly(workdir):
     settings = dynlearn.load_settings(["+exp=lorenz_noisy", "debug=fast"])
+    settings = dataclasses.replace(settings, trainer=dataclasses.replace(settings.trainer, epochs=2))
     run_dir = dynlearn.train(settings)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["dt"] == pytest.approx(0.02) and metrics["lyap_max_available"] is False
