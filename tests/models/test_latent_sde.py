@@ -191,7 +191,7 @@ def test_the_diffusion_recovers_the_ou_noise_scale(generator, one_thread):
     # σ² h its last step before an observation adds, which costs σ² h / (2 ε²) nats there. With
     # h = Δ / 10 that pulls the optimum about 10 % below the likelihood's (measured: 0.40 after 600
     # iterations; 0.41 after 1,500 with Δ = 0.1, ε = 0.1 and 8 substeps); with h = Δ / 20 half as
-    # far. 1,200 iterations of 100 steps: 158 s on a busy 2-core machine.
+    # far. 1,200 iterations of 100 steps: 96-158 s on the shared 2-core machine.
     before, after, sigma_hat = _fit_noisy_ou(generator, substeps=20, iterations=1200)
     assert after > before + 10, (before, after)
     assert abs(sigma_hat - 0.5) < 0.2 * 0.5, sigma_hat  # measured: 0.452 (ELBO -21.0 -> -0.32)
