@@ -73,6 +73,7 @@ class Judge:
             judged for collapse and divergence only: a coexisting attractor that the cases'
             few starts miss still counts against the model (None: no probes).
         probe_steps: free-run steps of each probe after the transient.
+        seed: torch's seed for the free runs of stochastic models (the caller's RNG is left alone).
     """
 
     cases: EvalCases
@@ -86,6 +87,7 @@ class Judge:
     reference_kind: str = ""
     probes: np.ndarray | None = None
     probe_steps: int = 0
+    seed: int = 0
 
     @classmethod
     def build(cls, attrs: dict, cases: EvalCases, dt: float, *, bins: int | None = None, **options) -> Judge:
@@ -106,15 +108,22 @@ class Judge:
         """Free-run `model` from every case and judge the runs."""
         was_training = model.training
         model.eval()
-        try:
-            dtype = next(model.parameters()).dtype
-            context = torch.from_numpy(self.cases.contexts).to(dtype)
-            n = self.cases.n_steps
-            generated = model.rollout(context, self.transient + n).double().numpy()
-            lyap = model_lyapunov(model, context, self.lyap_steps, self.lyap_transient, self.dt)
-            probe_status = () if self.probes is None else self._probe(model, torch.from_numpy(self.probes).to(dtype))
-        finally:
-            model.train(was_training)
+        # Stochastic families (the latent SDE) draw their free runs from torch's RNG: a judge
+        # seeded by its own `seed`, leaving the caller's stream as it was, scores the same model
+        # the same way in training, after a resume and in evaluation.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            try:
+                return self._score(model)
+            finally:
+                model.train(was_training)
+
+    def _score(self, model) -> FreeRunScore:
+        dtype = next(model.parameters()).dtype
+        context = torch.from_numpy(self.cases.contexts).to(dtype)
+        generated = model.rollout(context, self.transient + self.cases.n_steps).double().numpy()
+        lyap = model_lyapunov(model, context, self.lyap_steps, self.lyap_transient, self.dt)
+        probe_status = () if self.probes is None else self._probe(model, torch.from_numpy(self.probes).to(dtype))
         status = self._status(generated, lyap)
         attractor = generated[:, self.transient:]
         finite = np.isfinite(attractor).all(axis=(1, 2))

@@ -269,3 +269,16 @@ def test_probes_count_a_coexisting_attractor_that_the_case_starts_miss(lorenz_ca
     probed = judge_for(cases, probes=probes, probe_steps=2000).score(model)
     assert probed.probe_status.count(COLLAPSED) == n_trapped == probed.n_collapsed
     assert probed.key()[0] == n_trapped and probed.d_stsp == plain.d_stsp  # D_stsp: the cases' runs only
+
+
+def test_a_stochastic_model_is_judged_the_same_way_twice_and_the_callers_rng_is_untouched(lorenz_cases):
+    cases, _ = lorenz_cases
+    model = MapModel(lambda x: 0.9 * x + 0.3 * torch.randn_like(x))  # an AR(1) process
+    judge = judge_for(cases)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first, second = judge.score(model), judge.score(model)
+    assert torch.equal(torch.get_rng_state(), before)
+    np.testing.assert_array_equal(first.generated, second.generated)
+    other = judge_for(cases, seed=1).score(model)
+    assert not np.array_equal(first.generated, other.generated)  # the noise does come from the judge's seed
