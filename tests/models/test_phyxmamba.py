@@ -50,13 +50,13 @@ def test_patching_round_trips_and_keeps_steps_in_order():
 def test_automatic_delays_recover_known_values():
     # A sine of ~41.2 steps per period (no exact repeats): a quarter period, and a closed curve (m = 2).
     period = 10 * np.sqrt(17)
-    phase = 2 * np.pi * np.arange(3000) / period
+    phase = 2 * np.pi * np.arange(2000) / period
     m, tau = choose_delays(np.sin(phase))
     assert abs(tau - period / 4) <= 1 and abs(m - 2) <= 1
     # Lorenz-63 x at 30 points per Lyapunov time: the paper's (m, tau) = (3, 7) (README commands).
     step = make_step(make_system("lorenz63"), 1.1055281937 / 30)
     with torch.no_grad():
-        states = rollout(step, torch.tensor([[1.0, 1.0, 20.0]], dtype=torch.float64), 3000, n_transient=500)
+        states = rollout(step, torch.tensor([[1.0, 1.0, 20.0]], dtype=torch.float64), 2000, n_transient=300)
     m, tau = choose_delays(states[0, :, 0].numpy())
     assert abs(m - 3) <= 1 and abs(tau - 7) <= 1, (m, tau)
 
@@ -157,7 +157,7 @@ def test_unset_delays_and_bad_options_are_refused_in_one_line():
     with pytest.raises(ConfigError, match="context must be a positive multiple of patch"):
         PhyxMambaConfig(context=30, patch=7)
     assert PhyxMamba.resolve_options({"m": None, "tau": None}, None) == {"m": 3, "tau": 7}
-    assert PhyxMamba.resolve_options({"m": 4, "tau": None}, lambda: np.sin(np.arange(3000) / 6.5)) == \
+    assert PhyxMamba.resolve_options({"m": 4, "tau": None}, lambda: np.sin(np.arange(1500) / 6.5)) == \
         {"m": 4, "tau": 10}  # 41 steps per period: a quarter is 10
 
 
@@ -180,6 +180,7 @@ def test_debug_fast_trains_evaluates_and_rolls_out_with_its_own_protocol(tmp_pat
     assert torch.isfinite(run.model.rollout(context, 50)).all()
 
 
+@pytest.mark.slow  # tests/train/test_every_family.py trains +exp=lorenz model=phyxmamba (delays null) in make test
 def test_delays_left_null_are_chosen_from_the_training_data(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))

@@ -49,9 +49,10 @@ class PhyxMambaConfig:
         context: L, observations read per forecast (a multiple of `patch`; the paper: 30).
         patch: P, steps per token (the paper: 10 Lorenz, 5 Rössler and Lorenz-96).
         d_model, d_state, expand, headdim, d_conv, chunk_size: the Mamba-2 blocks (paper: 256,
-            1024, 2, 64, 4).
+            1024, 2, 64, 4; the chunk is capped at L/P, the most tokens a sequence holds).
         n_layers: blocks of the residual stack (paper: 4 Lorenz, 1 Rössler, 3 Lorenz-96).
-        dropout: after the token embedding.
+        dropout: after the token embedding (paper 0.1; the CPU configuration trains without:
+            bench/RESULTS.md).
         mtp_steps: K, multi-token prediction depths (0: off; paper 3); at most L/P - 1 are built.
         mtp_weight: λ_mtp, weight of the mean MTP loss (paper 0.1).
         rollout_steps: H, free-rollout length of the stage-2 loss (paper 30).
@@ -75,7 +76,7 @@ class PhyxMambaConfig:
     d_conv: int = 4
     chunk_size: int = 8
     n_layers: int = 2
-    dropout: float = 0.1
+    dropout: float = 0.0
     mtp_steps: int = 3
     mtp_weight: float = 0.1
     rollout_steps: int = 30
@@ -220,8 +221,9 @@ class PhyxMamba(AbstractModel):
 
     def _block(self) -> Mamba2:
         cfg = self.config
+        # A sequence never holds more than L/P tokens: a longer chunk would only pad.
         return Mamba2(cfg.d_model, d_state=cfg.d_state, d_conv=cfg.d_conv, expand=cfg.expand,
-                      headdim=cfg.headdim, chunk_size=cfg.chunk_size)
+                      headdim=cfg.headdim, chunk_size=min(cfg.chunk_size, cfg.context // cfg.patch))
 
     @classmethod
     def resolve_options(cls, options: dict, train_series: Callable[[], np.ndarray] | None) -> dict:
