@@ -67,7 +67,8 @@ def _render(store: Path, ds: xr.Dataset, system, seconds: float | None) -> str:
         f"(every {generation.get('save_every', 1)} steps)",
         f"- transient discarded: {generation.get('transient_time', 0):g} {unit} after the initial-condition "
         f"sampler{_sampler_transient(description, unit)} (seed {attrs['seed']})",
-        f"- Lyapunov time: {_fmt(attrs.get('lyapunov_time'))} {unit}",
+        f"- Lyapunov time: {_lyapunov_time(attrs, description, unit)}",
+        *_dynamical_noise(description),
         f"- observation noise: {_noise(generation, attrs)}",
         "",
         "## Domain and layout",
@@ -106,6 +107,22 @@ def _cost(seconds, data, attrs, generation) -> str:
     steps = data.shape[0] * data.shape[1] * generation.get("save_every", 1)
     return (f"{seconds:.1f} s wall, transients included ({steps / max(seconds, 1e-9):,.0f} stored-run "
             "trajectory-steps/s)")
+
+
+def _lyapunov_time(attrs: dict, description: dict, unit: str) -> str:
+    if attrs.get("lyapunov_time") is None and description.get("noise_type"):
+        return ("none recorded: this is a noise-driven flow, for which the noise-free system's catalogue λ1 is "
+                "only approximate, so evaluation estimates λ1 from the data (Rosenstein), as for measured data")
+    return f"{_fmt(attrs.get('lyapunov_time'))} {unit}"
+
+
+def _dynamical_noise(description: dict) -> list[str]:
+    """The SDE line: what drives the paths and how its draws are keyed (empty for other systems)."""
+    if not description.get("noise_type"):
+        return []
+    return [f"- dynamical noise: {description['noise_type']}, {description.get('noise_dim')} independent Brownian "
+            "motions; trajectory i's increments in chunk k come from a generator seeded by (seed, i, k) alone "
+            "(the transient's: k = −1), so a resumed or split generation writes the same bits"]
 
 
 def _noise(generation: dict, attrs: dict) -> str:

@@ -1,4 +1,4 @@
-"""Simulate a system (ODE or field) into a store, chunk by chunk, resumable after a kill."""
+"""Simulate a system (ODE, SDE or field) into a store, chunk by chunk, resumable after a kill."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import torch
 import zarr
 
 from .._errors import ConfigError, DataError
-from ..systems import add_observation_noise
+from ..systems import SDESystem, add_observation_noise
 from ._chunks import CHECKSUMMED
 from ._datasheet import write_datasheet
 from ._generate_grid import generate_grid_store
+from ._generate_sde import SDESimulation
 from ._moments import Moments
 from ._schema import COMPLETE, LAYOUTS, SPLIT, SPLITS, TIME, TRAJ
 from ._store import (
@@ -47,7 +48,7 @@ class GenerationSpec:
         chunk_steps: stored steps per Zarr chunk and per resume checkpoint.
         seed: seeds the initial conditions; the rest is deterministic.
         solver: the fixed-step method (see `dynlearn.solvers.make_system_step`); None picks
-            the system's own (RK4 for ODEs, ETDRK4 for KS, ...).
+            the system's own (RK4 for ODEs, ETDRK4 for KS, Euler–Maruyama for SDEs, ...).
         observation_noise: Gaussian measurement noise added to the stored states, as a fraction
             of each dimension's std (one std for a field), e.g. 0.05 for 5 %; the dynamics and
             the resume state stay clean. The std is that of the first stored chunk (all
@@ -97,8 +98,9 @@ def generate_store(
     A complete store with the same `config_hash` is reused as it is; a partial one (a killed
     run) is resumed from its last float64 state checkpoint, so the result is bitwise equal to
     an uninterrupted run. Generation runs in float64, batched over all trajectories. ODE
-    systems give ``state(traj, time, dim)``, fields ``u(traj, time, x)`` or
-    ``vorticity(traj, time, y, x)`` (`dynlearn.data` LAYOUTS, by ``system.kind``).
+    systems and SDEs give ``state(traj, time, dim)``, fields ``u(traj, time, x)`` or
+    ``vorticity(traj, time, y, x)`` (`dynlearn.data` LAYOUTS, by ``system.kind``). An SDE's
+    Brownian increments are a function of (seed, trajectory, chunk) alone (`_generate_sde`).
 
     Args:
         path: the store directory to write.
@@ -122,8 +124,6 @@ def generate_store(
 
 def _generate(path: Path, system, spec: GenerationSpec, *, config_hash: str, dt: float | None,
               progress: bool) -> Path:
-    from ..solvers import make_system_step  # solvers are only needed when generating
-
     if system.kind == "grid":
         return generate_grid_store(path, system, spec, config_hash=config_hash, progress=progress)
     dt_sim = float(system.dt if dt is None else dt)
@@ -137,12 +137,12 @@ def _generate(path: Path, system, spec: GenerationSpec, *, config_hash: str, dt:
     started = time.perf_counter()
     if not path.exists():
         _create_template(path, system, spec, config_hash, dt_sim)
-    step = _flat(make_system_step(system, dt_sim, method=spec.solver), system.state_shape)
+    simulation = make_simulation(system, spec, dt_sim)
     writer = ChunkWriter(path, zarr.open_group(str(path), mode="r+", use_consolidated=False), system.kind, spec)
     done = read_progress(path)["chunks_done"]
     if done == -1:
-        writer.start(_initial_states(system, spec, step, dt_sim).reshape(spec.n_traj, *system.state_shape).numpy())
-    _simulate_remaining(writer, step, progress=progress)
+        writer.start(simulation.initial_states().reshape(spec.n_traj, *system.state_shape).numpy())
+    _simulate_remaining(writer, simulation, progress=progress)
     _finish(path)
     # A resumed run's time covers only its own part, so its sheet gives no cost.
     write_datasheet(path, system, seconds=time.perf_counter() - started if done == -1 else None)
@@ -217,7 +217,7 @@ class ChunkWriter:
         return record
 
 
-def _simulate_remaining(writer: ChunkWriter, step, *, progress: bool) -> None:
+def _simulate_remaining(writer: ChunkWriter, simulation, *, progress: bool) -> None:
     """Simulate and write the chunks after the last one recorded, from its resume state."""
     spec, record = writer.spec, read_progress(writer.path)
     done = record["chunks_done"]
@@ -225,7 +225,7 @@ def _simulate_remaining(writer: ChunkWriter, step, *, progress: bool) -> None:
     n, shape = state.shape[0], state.shape[1:]
     x = torch.from_numpy(state).reshape(n, -1)  # states flattened for `rollout`
     for k, start, length in remaining_chunks(writer.path, done, spec.n_steps, spec.chunk_steps, progress=progress):
-        block, x = _simulate_chunk(step, x, length, spec.save_every)
+        block, x = simulation.chunk(x, index=k, rows=slice(0, n), length=length)
         record = writer.write(Chunk(k, start, block.reshape(n, length, *shape), x.reshape(n, *shape).numpy()), record)
 
 
@@ -235,14 +235,12 @@ def _spread(block: np.ndarray, kind: str) -> list[float]:
 
 
 def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str, dt_sim: float) -> None:
-    from ..solvers import make_system_step
-
     layout = LAYOUTS[system.kind]
     n, shape = spec.n_traj, system.state_shape
     split = np.repeat(np.arange(4, dtype=np.int8), [spec.n_train, spec.n_val, spec.n_test, spec.n_floor])
     attrs = generated_store_attrs(system, spec, config_hash=config_hash, dt_simulated=dt_sim,
                                   solver=spec.solver or system.default_solver, units="dimensionless")
-    make_system_step(system, dt_sim, spec.solver)  # a bad solver name fails before anything is written
+    make_simulation(system, spec, dt_sim)  # a bad solver name fails before anything is written
 
     def build(group: zarr.Group) -> None:
         group.attrs.update(attrs)
@@ -262,6 +260,41 @@ def _create_template(path: Path, system, spec: GenerationSpec, config_hash: str,
         group.create_array(_RESUME, shape=(2, n, *shape), chunks=(1, chunks[0], *shape), dtype="f8", fill_value=np.nan)
 
     create_store_atomically(path, build)
+
+
+def make_simulation(system, spec: GenerationSpec, dt_sim: float):
+    """How `system` is simulated chunk by chunk: an SDE by Euler–Maruyama (`SDESimulation`), any
+    other system by its deterministic solver (`Stepped`). Both give ``initial_states()`` and
+    ``chunk(x, index=, rows=, length=)``."""
+    if isinstance(system, SDESystem):
+        return SDESimulation(system, spec, dt_sim)
+    from ..solvers import make_system_step  # solvers are only needed when generating
+
+    return Stepped(system, spec, _flat(make_system_step(system, dt_sim, method=spec.solver), system.state_shape), dt_sim)
+
+
+@dataclass(frozen=True)
+class Stepped:
+    """A system stepped by a deterministic solver: a chunk follows from its first state alone.
+
+    Attributes:
+        system, spec: what is simulated, and how long, how split and how sampled.
+        step: the one-step map on flattened states (B, prod(state_shape)).
+        dt: its step.
+    """
+
+    system: object
+    spec: GenerationSpec
+    step: object
+    dt: float
+
+    def initial_states(self) -> torch.Tensor:
+        """Every trajectory's flattened state after the transient, (n_traj, prod(state_shape))."""
+        return _initial_states(self.system, self.spec, self.step, self.dt)
+
+    def chunk(self, x: torch.Tensor, *, index: int, rows: slice, length: int) -> tuple[np.ndarray, torch.Tensor]:
+        """Stored states (B, length, ...) of a chunk from its first states `x` (whatever its index and rows)."""
+        return _simulate_chunk(self.step, x, length, self.spec.save_every)
 
 
 def _flat(step, shape: tuple[int, ...]):

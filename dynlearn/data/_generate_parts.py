@@ -31,9 +31,7 @@ from ._generate import (
     GenerationSpec,
     _create_template,
     _finish,
-    _flat,
-    _initial_states,
-    _simulate_chunk,
+    make_simulation,
 )
 from ._moments import Moments
 from ._schema import COMPLETE, LAYOUTS
@@ -58,8 +56,6 @@ def prepare_parts(path: str | Path, system, spec: GenerationSpec, *, config_hash
     Raises:
         DataError: the store was made from another config, or started with another number of parts.
     """
-    from ..solvers import make_system_step
-
     path = Path(path)
     if system.kind not in ("ode", "field1d", "field2d"):
         raise DataError(f"{system.name} is generated as one series; it cannot be split into parts: use parts=1")
@@ -79,15 +75,15 @@ def prepare_parts(path: str | Path, system, spec: GenerationSpec, *, config_hash
             if group[PARTS].shape[0] != len(slices):
                 raise DataError(f"{path} was started with {group[PARTS].shape[0]} parts; resume it with that many")
             return slices
-        step = _flat(make_system_step(system, dt_sim, method=spec.solver), system.state_shape)
+        simulation = make_simulation(system, spec, dt_sim)
         record = read_progress(path)
         if record["chunks_done"] == -1:
-            writer.start(_initial_states(system, spec, step, dt_sim).reshape(spec.n_traj, *system.state_shape).numpy())
+            writer.start(simulation.initial_states().reshape(spec.n_traj, *system.state_shape).numpy())
             record = read_progress(path)
         if record["chunks_done"] == 0:  # the first chunk, whole: it fixes the noise scale
             state = writer.resume_state(0)
-            block, x = _simulate_chunk(step, torch.from_numpy(state).reshape(spec.n_traj, -1),
-                                       min(spec.chunk_steps, spec.n_steps), spec.save_every)
+            block, x = simulation.chunk(torch.from_numpy(state).reshape(spec.n_traj, -1), index=0,
+                                        rows=slice(0, spec.n_traj), length=min(spec.chunk_steps, spec.n_steps))
             writer.write(Chunk(0, 0, block.reshape(spec.n_traj, -1, *system.state_shape),
                                x.reshape(spec.n_traj, *system.state_shape).numpy()), record)
         # Every part goes on from where the whole store is (1, or further if one process began it).
@@ -99,15 +95,13 @@ def prepare_parts(path: str | Path, system, spec: GenerationSpec, *, config_hash
 def generate_part(path: str | Path, system, spec: GenerationSpec, *, part: int, parts: int,
                   dt: float | None = None) -> None:
     """Simulate part `part` of `parts` (its trajectories) through every chunk of time not yet written."""
-    from ..solvers import make_system_step
-
     path = Path(path)
     dt_sim = float(system.dt if dt is None else dt)
     with store_lock(path, shared=True):
         group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
         rows = part_slices(spec.n_traj, _traj_chunk(group, system), parts)[part]
         record = read_progress(path)
-        step = _flat(make_system_step(system, dt_sim, method=spec.solver), system.state_shape)
+        simulation = make_simulation(system, spec, dt_sim)
         variable, shape = group[LAYOUTS[system.kind].variable], system.state_shape
         done = int(group[PARTS][part])
         x = torch.from_numpy(group[_RESUME][done % 2, rows]).reshape(rows.stop - rows.start, -1)
@@ -115,7 +109,7 @@ def generate_part(path: str | Path, system, spec: GenerationSpec, *, part: int, 
         for k in range(done, n_chunks):
             start = k * spec.chunk_steps
             length = min(spec.chunk_steps, spec.n_steps - start)
-            block, x = _simulate_chunk(step, x, length, spec.save_every)
+            block, x = simulation.chunk(x, index=k, rows=rows, length=length)
             block = block.reshape(-1, length, *shape)
             if not np.isfinite(block).all():
                 raise DataError(f"simulation into {path} produced NaN/Inf (the system blew up); lower system.dt "

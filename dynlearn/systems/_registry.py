@@ -1,4 +1,5 @@
-"""Every system by name: the ODE catalogue, the field systems (PDEs) and the grid systems (the river basin)."""
+"""Every system by name: the ODE catalogue, the stochastic systems (SDEs), the field systems (PDEs)
+and the grid systems (the river basin)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dynlearn.systems._base import AbstractSystem
 from dynlearn.systems._catalog import list_ode_systems, load_catalog, make_ode_system
 from dynlearn.systems._ks import KuramotoSivashinsky
 from dynlearn.systems._navier_stokes import NavierStokes2D
+from dynlearn.systems._sde import list_sdes, make_sde
 from dynlearn.systems.river import RiverSystem
 
 # Systems other than the catalogue ODEs, built from their constructors' keyword arguments:
@@ -20,17 +22,18 @@ _CONSTRUCTED = {**FIELD_SYSTEMS, **GRID_SYSTEMS}
 
 
 def list_systems() -> list[str]:
-    """Every name `make_system` accepts: the catalogue ODEs, then the field and grid systems."""
-    return [*list_ode_systems(), *_CONSTRUCTED]
+    """Every name `make_system` accepts: the catalogue ODEs, the SDEs, then the field and grid systems."""
+    return [*list_ode_systems(), *list_sdes(), *_CONSTRUCTED]
 
 
 def make_system(name: str, *, dt: float | None = None, **params) -> AbstractSystem:
-    """Build any system by name: a catalogue ODE or a field system, parameters by name.
+    """Build any system by name: a catalogue ODE, an SDE, a field or a grid system, parameters by name.
 
     Args:
         name: one of `list_systems()`.
         dt: the step size, for field systems whose initial-condition transient is stepped
-            with it (catalogue ODEs keep their catalogue dt; generation takes dt separately).
+            with it and SDEs (their Euler–Maruyama step); catalogue ODEs keep their catalogue
+            dt (generation takes dt separately).
         **params: parameters by name.
 
     Raises:
@@ -46,6 +49,8 @@ def make_system(name: str, *, dt: float | None = None, **params) -> AbstractSyst
             raise ConfigError(f"bad parameters for system {name!r}: {error}; see {cls.__name__}'s docstring") from None
     if name in load_catalog():
         return make_ode_system(name, **params)
+    if name in list_sdes():
+        return make_sde(name, **params) if dt is None else make_sde(name, dt=dt, **params)
     names = list_systems()
     close = difflib.get_close_matches(name, names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -12,10 +12,13 @@ import torchsde
 from torch import Tensor
 
 from dynlearn._errors import ConfigError
+from dynlearn.systems._base import AbstractSystem
 from dynlearn.systems._catalog import make_ode_system
 from dynlearn.systems._ode import _coerce
 
 Field = Callable[[Tensor, Tensor], Tensor]
+# n states drawn with a generator: (n, generator, dtype) -> (n, D).
+Sampler = Callable[[int, torch.Generator, torch.dtype], Tensor]
 
 # Itô methods of torchsde that work with additive noise (Stratonovich ones would need a
 # different SDE type; the SDEs here are written in Itô form).
@@ -23,10 +26,12 @@ SDE_METHODS = ("euler", "milstein", "srk")
 
 
 @final
-class SDESystem:
+class SDESystem(AbstractSystem):
     """An Itô SDE dX = f(t, X) dt + g(t, X) dW with additive noise (g independent of X).
 
-    Build one with `make_sde`, or directly from two callables. States are batched: (B, D).
+    Build one with `make_sde` (or `make_system`, which also takes its names), or directly from
+    two callables. States are batched: (B, D). Its stores take the ODE layout
+    ``state(traj, time, dim)``; `dynlearn.data.generate_store` simulates them by Euler–Maruyama.
 
     Args:
         name: e.g. ``"ornstein_uhlenbeck"``.
@@ -36,12 +41,20 @@ class SDESystem:
         drift: f(t, x), (B, D) -> (B, D).
         diffusion: g(t, x), (B, D) -> (B, D, m); must not depend on x (additive noise).
         noise_dim: number m of independent Brownian motions; defaults to D.
+        state_names: names of the D state variables; defaults to x0, x1, ...
+        equations: the SDE in one line, for datasheets.
+        initial: the initial-condition sampler (n, generator, dtype) -> (n, D); defaults to
+            standard normal draws.
+        citation: where the system comes from.
 
     Attributes:
         noise_type: ``"additive"``, as torchsde names it.
     """
 
     noise_type = "additive"
+    default_solver = "euler_maruyama"  # the stores' scheme (simulate_sde offers torchsde's others)
+    challenges = ("dynamical noise: paths from one state spread even with a perfect model, so forecasts are "
+                  "distributions; judge a model by the stationary measure and spectra of its sampled free runs")
 
     def __init__(
         self,
@@ -53,14 +66,46 @@ class SDESystem:
         diffusion: Field,
         *,
         noise_dim: int | None = None,
+        state_names: tuple[str, ...] | None = None,
+        equations: str = "dX = f(t, X) dt + g(t) dW (Itô, additive noise)",
+        initial: Sampler | None = None,
+        citation: str | None = None,
     ) -> None:
         self.name = name
         self.dim = dim
         self.params = MappingProxyType(dict(params))
         self.dt = dt
         self.noise_dim = dim if noise_dim is None else noise_dim
+        self.state_names = tuple(state_names) if state_names else tuple(f"x{i}" for i in range(dim))
+        self.citation = citation
+        self._equations = equations
         self._drift = drift
         self._diffusion = diffusion
+        self._initial = initial or _standard_normal(dim)
+
+    @property
+    def equations(self) -> str:
+        return self._equations
+
+    @property
+    def lyapunov_time(self) -> None:
+        """None: a noise-driven flow has no catalogue λ1. The deterministic system's λ1 is only
+        approximate for it (noise shifts the exponent, by how much depends on the level), so its
+        stores record none and evaluation estimates λ1 from the data (Rosenstein), as for
+        measured data."""
+        return None
+
+    def sample_initial_conditions(
+        self,
+        n: int,
+        generator: torch.Generator,
+        *,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
+        """States (n, D) from the system's sampler; depends only on `generator`'s state (drawn
+        on the CPU, then moved to `device`)."""
+        return self._initial(n, generator, dtype).to(device)
 
     def drift(self, t: Tensor | float, x: Tensor) -> Tensor:
         """The drift f(t, x): states (B, D) -> (B, D)."""
@@ -79,6 +124,8 @@ class SDESystem:
             "noise_dim": self.noise_dim,
             "noise_type": self.noise_type,
             "dt": self.dt,
+            "state_names": list(self.state_names),
+            "citation": self.citation,
         }
 
     def __repr__(self) -> str:
@@ -181,6 +228,13 @@ class _TorchsdeSDE(torch.nn.Module):
         return self.system.diffusion(t, y)
 
 
+def _standard_normal(dim: int) -> Sampler:
+    def sample(n: int, generator: torch.Generator, dtype: torch.dtype) -> Tensor:
+        return torch.randn(n, dim, generator=generator, dtype=dtype)
+
+    return sample
+
+
 def _isotropic(scale: float, dim: int) -> Field:
     """g(t, x) = scale · I, the same for every state: additive noise with m = D."""
 
@@ -198,7 +252,16 @@ def _ou_drift(t: Tensor | float, x: Tensor, *, theta: float) -> Tensor:
 def _ornstein_uhlenbeck(theta: float, sigma: float, dim: int, dt: float) -> SDESystem:
     params = {"theta": theta, "sigma": sigma, "dim": dim}
     drift = functools.partial(_ou_drift, theta=theta)
-    return SDESystem("ornstein_uhlenbeck", dim, params, dt, drift, _isotropic(sigma, dim))
+    stationary_std = sigma / (2 * theta) ** 0.5
+
+    def initial(n: int, generator: torch.Generator, dtype: torch.dtype) -> Tensor:
+        # The stationary law N(0, σ²/(2θ)): a store starts in equilibrium, whatever its transient.
+        return stationary_std * torch.randn(n, dim, generator=generator, dtype=dtype)
+
+    return SDESystem("ornstein_uhlenbeck", dim, params, dt, drift, _isotropic(sigma, dim),
+                     equations="dX = −θ X dt + σ dW (each of the dim coordinates independently)",
+                     initial=initial, citation="Uhlenbeck, G. E. & Ornstein, L. S. (1930). On the theory "
+                     "of the Brownian motion. Phys. Rev. 36, 823-841.")
 
 
 def _stochastic_lorenz63(
@@ -206,7 +269,14 @@ def _stochastic_lorenz63(
 ) -> SDESystem:
     ode = make_ode_system("lorenz63", sigma=sigma, rho=rho, beta=beta)
     params = {**ode.params, "noise": noise}
-    return SDESystem("stochastic_lorenz63", 3, params, dt, ode.rhs, _isotropic(noise, 3))
+
+    def initial(n: int, generator: torch.Generator, dtype: torch.dtype) -> Tensor:
+        # On the noise-free attractor; a store's transient (with noise) relaxes onto the noisy one.
+        return ode.sample_initial_conditions(n, generator, dtype=dtype)
+
+    return SDESystem("stochastic_lorenz63", 3, params, dt, ode.rhs, _isotropic(noise, 3),
+                     state_names=ode.state_names, equations=f"{ode.equations}, each plus noise · dW_i/dt "
+                     "(Itô, independent Brownian motions)", initial=initial, citation=ode.spec.citation)
 
 
 # Default parameters: data, bound to the builders by keyword. `dt` is the default step.

@@ -5,6 +5,7 @@ import pytest
 from dynlearn._settings import build_settings
 from dynlearn.cli import load_config
 from dynlearn.systems import FIELD_SYSTEMS, GRID_SYSTEMS, list_ode_systems, list_systems, make_system
+from dynlearn.systems._sde import list_sdes
 from tests.helpers import REPO
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "exp").glob("*.yaml"))
@@ -27,7 +28,8 @@ def test_every_system_config_matches_the_catalogue(system):
     config = load_config([f"system={system}"])
     settings = build_settings(config, check_model=False)
     name = config["system"]["name"]
-    if name in {**FIELD_SYSTEMS, **GRID_SYSTEMS}:  # PDEs and the river: the config's parameters reach the system unchanged
+    if name in {**FIELD_SYSTEMS, **GRID_SYSTEMS} or name in list_sdes():
+        # PDEs, the river and SDEs (dt is their step): the config's parameters reach the system unchanged
         given = config["system"]["params"]
         described = {**settings.system.to_dict(), **settings.system.params}
         assert {k: described.get(k, getattr(settings.system, k, None)) for k in given} == given
@@ -48,7 +50,9 @@ def test_hashes_ignore_what_does_not_change_results():
 
 def test_list_systems_names_every_system_make_system_builds():
     names = list_systems()
-    assert names == [*list_ode_systems(), "ks", "navier_stokes_2d", "river"] and len(list_ode_systems()) == 27
+    assert names == [*list_ode_systems(), *list_sdes(), "ks", "navier_stokes_2d", "river"]
+    assert len(list_ode_systems()) == 27 and list_sdes() == ["ornstein_uhlenbeck", "stochastic_lorenz63"]
+    assert {type(make_system(name, dt=0.005)).__name__ for name in list_sdes()} == {"SDESystem"}
     assert "river" not in FIELD_SYSTEMS and GRID_SYSTEMS["river"].__name__ == "RiverSystem"
     assert {type(make_system(name)).__name__ for name in names[-3:]} == \
         {"KuramotoSivashinsky", "NavierStokes2D", "RiverSystem"}

@@ -33,7 +33,7 @@ def test_slices_are_whole_trajectory_chunks():
     assert part_slices(3, 1, 5) == [slice(0, 1), slice(1, 2), slice(2, 3)]  # never more parts than chunks
 
 
-@pytest.mark.parametrize("name", ["lorenz63", "ks"])
+@pytest.mark.parametrize("name", ["lorenz63", "ks", "stochastic_lorenz63"])
 def test_parts_write_the_store_one_process_writes(tmp_path, name):
     system = make_system(name)
     one = generate_store(tmp_path / "one.zarr", system, SPEC, config_hash="h")

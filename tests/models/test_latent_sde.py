@@ -211,7 +211,7 @@ def test_experiments_give_the_latent_sde_its_own_options(workdir):
     assert lorenz96["latent_dim"] == 40 and lorenz96["dt"] is None
     noisy = dynlearn.load_settings(["+exp=lorenz_noisy"])
     assert noisy.model_name == "latent_sde" and noisy.config["data"]["observation_noise"] == 0.1
-    assert noisy.data_store.name == "lorenz63_noisy.zarr"
+    assert noisy.data_store.name == "lorenz63_sde_noisy.zarr" and noisy.system.name == "stochastic_lorenz63"
 
 
 def test_debug_fast_trains_evaluates_and_rolls_out_reproducibly(workdir):
