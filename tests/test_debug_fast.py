@@ -60,3 +60,14 @@ def test_lorenz_debug_fast_reproduces_its_golden_metrics(tmp_path, monkeypatch):
         assert metrics[key] == pytest.approx(value, rel=1e-4, abs=1e-9), key
     for key, value in golden["train_log_last"].items():
         assert float(last[key]) == pytest.approx(value, rel=1e-4, abs=1e-9), key
+
+
+def test_a_familys_own_schedule_for_an_experiment_yields_to_the_command_line_and_to_debug_fast(monkeypatch):
+    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
+    alrnn = load_settings(["+exp=lorenz"])
+    sde = load_settings(["+exp=lorenz", "model=latent_sde"])  # conf/exp_model/lorenz_latent_sde.yaml: trainer
+    assert (alrnn.trainer.epochs, alrnn.trainer.seq_len) == (450, 100)
+    assert (sde.trainer.epochs, sde.trainer.seq_len, sde.trainer.optimizer) == (40, 50, "adam")
+    assert sde.config["system"] == alrnn.config["system"] and sde.model_options["latent_dim"] == 4
+    assert load_settings(["+exp=lorenz", "model=latent_sde", "trainer.epochs=7"]).trainer.epochs == 7
+    assert load_settings(["+exp=lorenz", "model=latent_sde", "debug=fast"]).trainer.epochs == 4
