@@ -6,6 +6,9 @@ protocol v2), then prints the table that `python -m dynlearn compare runs=<work>
 writes: one row per run and one row per family with the median over its seeds of pooled D_stsp,
 D_H, λ_max relative error, vpt_nrmse, collapsed / diverged ICs and training wall time.
 
+Every free run reads a 30-step true context (`eval.context=30`, validation and test alike):
+PhyxMamba reads a window, and one yardstick serves every family.
+
 Every family gets the same wall-clock budget per seed (`--budget` seconds of training, then the
 kept model is evaluated), so the table compares what each family learns in the same time on
 the same two cores; a family that finishes its epochs sooner stops sooner.
@@ -44,7 +47,7 @@ def main() -> None:
     for family in args.families:
         command = [sys.executable, "-m", "dynlearn", "train", "+exp=lorenz", f"model={family}",
                    f"seeds={args.seeds}", f"jobs={args.jobs}", "trainer.progress=false",
-                   f"trainer.wall_time_limit={args.budget}", *args.overrides]
+                   f"trainer.wall_time_limit={args.budget}", "eval.context=30", *args.overrides]
         print(f"\n$ {' '.join(command[1:])}  (load {os.getloadavg()[0]:.2f})", flush=True)
         started = time.monotonic()
         result = subprocess.run(command, cwd=workdir, env=env, text=True, stdout=subprocess.PIPE)

@@ -61,7 +61,7 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
 def _evaluate_attractor(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool) -> dict:
     """Protocol v2: free runs from the test cases, the pooled invariants with their floors, plots."""
     ds = validate(run.data_store)
-    test = evaluation_cases(ds, "test", n_cases=spec.n_ics, n_steps=spec.n_steps)
+    test = evaluation_cases(ds, "test", n_cases=spec.n_ics, n_steps=spec.n_steps, context=spec.context)
     floor = floor_cases(ds, test)
     dt = float(ds.attrs["dt"])
     # Everything is compared in the units the model learned (train-split standardization): the

@@ -32,6 +32,9 @@ class EvalSpec:
         n_steps: true steps per test case compared with each free run.
         transient: free-run steps discarded before the attractor comparison.
         n_ics: test cases (initial conditions); the invariants are pooled over them.
+        context: true observations each free run reads before it starts (1: the initial
+            condition alone; families that read a window, as PhyxMamba, need theirs), in
+            validation and test alike.
         lyap_steps, lyap_transient: length and transient of the Jacobian-QR λ_max per run.
         vpt_threshold: normalized-error threshold of the valid prediction time.
         bins: D_stsp bins per dimension (None: the documented rule, `metrics.stsp_bins`).
@@ -46,6 +49,7 @@ class EvalSpec:
     n_steps: int = 10_000
     transient: int = 1_000
     n_ics: int = 10
+    context: int = 1
     lyap_steps: int = 20_000
     lyap_transient: int = 1_000
     vpt_threshold: float = 0.5
@@ -58,7 +62,7 @@ class EvalSpec:
     smape_threshold: float = 30.0
 
     def __post_init__(self) -> None:
-        for name in ("n_steps", "n_ics", "lyap_steps", "lead_steps", "short_horizon", "short_cases"):
+        for name in ("n_steps", "n_ics", "context", "lyap_steps", "lead_steps", "short_horizon", "short_cases"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"eval.{name} must be >= 1, got {getattr(self, name)}")
         if self.short_context is not None and self.short_context < 1:

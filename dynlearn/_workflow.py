@@ -71,7 +71,8 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         if driven:
             forecast_inits(data, "test", context=1, stride=1, lead=settings.eval.lead_steps)
         else:
-            evaluation_cases(data, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps)
+            evaluation_cases(data, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps,
+                             context=settings.eval.context)
 
     evaluable(ds)
     embedding = None
@@ -148,7 +149,8 @@ def validation_judge(ds, settings: Settings) -> Judge:
     `trainer.probe_starts` more starts inside each case, judged for collapse and divergence only,
     so a coexisting attractor that catches a few starts in ten is seen before it is kept.
     """
-    cases = evaluation_cases(ds, "val", n_cases=settings.eval.n_ics, n_steps=settings.trainer.eval_steps)
+    cases = evaluation_cases(ds, "val", n_cases=settings.eval.n_ics, n_steps=settings.trainer.eval_steps,
+                             context=settings.eval.context)
     normalize = Normalizer.from_attrs(ds.attrs).normalize
     cases = cases.map(lambda x: normalize(torch.from_numpy(x.astype(np.float64))).numpy())
     probes = cases.inner_contexts(settings.trainer.probe_starts)

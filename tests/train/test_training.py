@@ -4,6 +4,7 @@ import json
 import signal
 import time
 
+import numpy as np
 import torch
 
 import dynlearn
@@ -97,3 +98,19 @@ def test_resume_true_finds_the_unfinished_run_and_refuses_others(workdir, capsys
     assert main(["train", *TINY_DATA, *TINY_TRAIN, "resume=true"]) == 2
     assert "no unfinished run" in capsys.readouterr().err
     assert tree(workdir / "runs") == set()
+
+
+def test_eval_context_is_the_window_every_free_run_reads_in_validation_and_test(workdir):
+    from dynlearn._workflow import validation_judge
+
+    assert main(["train", *TINY_DATA, *TINY_TRAIN, "eval.context=4"]) == 0
+    run_dir = _only_run(workdir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test_data"]["context"] == 4
+    settings = dynlearn.load_settings([*TINY_DATA, *TINY_TRAIN, "eval.context=4"])
+    judge = validation_judge(dynlearn.open_store(settings.data_store), settings)
+    truths = judge.cases.truths
+    assert judge.cases.contexts.shape[1] == 4 and judge.probes.shape[1:] == (4, 3)
+    # a probe's context is the 4 true steps before its start inside the case's truth
+    n = judge.cases.n_steps
+    np.testing.assert_array_equal(judge.probes[0], truths[0, n // 4 - 4:n // 4])
