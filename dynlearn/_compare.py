@@ -10,6 +10,7 @@ one row per model family: the median over its runs (seeds) of each number.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -70,6 +71,7 @@ def compare_runs(paths: list[str | Path]) -> list[dict]:
         config = _config(run)
         rows.append({"run": str(run), "evaluation": str(source.parent.relative_to(run)),
                      "model": (config.get("model") or {}).get("name"), "seed": config.get("seed"),
+                     "model_options": _options_key(config.get("model") or {}),
                      **{key: metrics.get(key) for key in COLUMNS[4:]},
                      "lyap_rel_error": invariants(metrics)["lyap_rel_error"],
                      "train_seconds": read_status(run).get("train_seconds")})
@@ -77,14 +79,20 @@ def compare_runs(paths: list[str | Path]) -> list[dict]:
 
 
 def by_family(rows: list[dict]) -> list[dict]:
-    """One row per model family (in order of first appearance): the median over its runs of
-    each number in `FAMILY_COLUMNS` (None where no run has it)."""
-    families: dict[str, list[dict]] = {}
+    """One row per model family and options (in order of first appearance): the median over its
+    runs (seeds) of each number in `FAMILY_COLUMNS` (None where no run has it). A family trained
+    with different options (e.g. Koopman with and without re-encoding) gets one row per options,
+    labelled by a short hash of them."""
+    groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        families.setdefault(row["model"], []).append(row)
+        groups.setdefault((row["model"], row.get("model_options", "")), []).append(row)
+    variants: dict[str, int] = {}
+    for model, _ in groups:
+        variants[model] = variants.get(model, 0) + 1
     out = []
-    for model, members in families.items():
-        summary = {"model": model, "runs": len(members)}
+    for (model, options), members in groups.items():
+        label = model if variants[model] == 1 else f"{model} [{options}]"
+        summary = {"model": label, "runs": len(members)}
         for key in FAMILY_COLUMNS[2:]:
             values = [float(r[key]) for r in members if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
             summary[key] = statistics.median(values) if values else None
@@ -213,6 +221,12 @@ def _difference(a: dict, b: dict) -> str | None:
 def _short(value) -> str:
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _options_key(model_config: dict) -> str:
+    """A short hash of a run's model options (seeds excluded: they vary within a family's row)."""
+    options = {k: v for k, v in model_config.items() if k != "seed"}
+    return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:6]
 
 
 def _config(run_dir: Path) -> dict:

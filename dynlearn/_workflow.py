@@ -6,7 +6,7 @@ call it with small arguments and pass paths on.
 
 from __future__ import annotations
 
-import time
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +108,6 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         "norm_std": list(train_data.normalizer.std),
         "delay_embedding": embedding,
     }
-    started = time.monotonic()
     try:
         result = fit(model, train_data, validation, settings.trainer, run_dir / CHECKPOINTS,
                      seed=settings.seed, resume=settings.resume is not None and settings.resume is not False,
@@ -117,10 +116,17 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         write_status(run_dir, state="diverged")
         raise
     write_status(run_dir, state="trained", epochs=result.epochs_done, stopped_early=result.stopped_early,
-                 best_epoch=result.best_epoch, train_seconds=round(time.monotonic() - started, 1))
+                 best_epoch=result.best_epoch, train_seconds=round(logged_seconds(run_dir / CHECKPOINTS), 1))
     if run_evaluation:
         complete_run(run_dir, settings.eval)
     return run_dir
+
+
+def logged_seconds(checkpoint_dir: Path) -> float:
+    """Seconds of every epoch in the training log, summed: the training time of a run across its
+    resumes (the process that finishes a resumed run saw only its own share)."""
+    with (checkpoint_dir / "train_log.csv").open(newline="") as f:
+        return sum(float(row["seconds"]) for row in csv.DictReader(f))
 
 
 def complete_run(run_dir: str | Path, spec: EvalSpec) -> dict:
@@ -156,7 +162,10 @@ def validation_judge(ds, settings: Settings) -> Judge:
     probes = cases.inner_contexts(settings.trainer.probe_starts)
     return Judge.build(ds.attrs, cases, float(ds.attrs["dt"]), bins=settings.eval.bins,
                        dh_cutoff=settings.eval.dh_cutoff, transient=VALIDATION_TRANSIENT, probes=probes,
-                       probe_steps=min(TAIL_STEPS, cases.n_steps))
+                       probe_steps=min(TAIL_STEPS, cases.n_steps),
+                       # no longer than the test protocol's (debug=fast shrinks it), at most the judge's default
+                       lyap_steps=min(settings.eval.lyap_steps, Judge.lyap_steps),
+                       lyap_transient=min(settings.eval.lyap_transient, Judge.lyap_transient))
 
 
 def _check_family_fits(family, name: str, ds, store: Path) -> None:

@@ -8,6 +8,7 @@ Hydra `outputs/` either: runs go under `paths.runs` only).
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -301,6 +302,9 @@ def _positive_int(config: dict, key: str, *, nullable: bool = False) -> int | No
 
 def _pipeline(overrides: list[str]) -> int:
     load_settings(overrides)  # a bad override fails here, before Prefect is even imported
+    # Prefect's embedded server gets 20 s to start by default: too short on a busy 2-core machine
+    # (a pipeline under load 9 timed out). 120 s, as `make run` sets, unless the user chose.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from flows.pipeline import check, pipeline  # installed with dynlearn (pyproject: packages)
 
     check(overrides)  # what the flow refuses besides (resume, seeds), before Prefect starts a server

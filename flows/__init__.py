@@ -5,9 +5,3 @@ generate, train and evaluate; `_shared` holds what they share (task policy, cach
 outputs, artifacts, the command line); `serve` defines the scheduled deployments in one table
 and `server` runs them on a Prefect server with PostgreSQL (`make serve`).
 """
-
-import os
-
-# Prefect's embedded server gets 20 s to start by default: too short on a busy 2-core machine
-# (a pipeline under load 9 timed out). 120 s, as `make run` sets, unless the user chose.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

@@ -117,3 +117,15 @@ def test_families_are_summarized_by_the_median_over_their_seeds(workdir, capsys)
     out = capsys.readouterr().out
     assert "| model | runs | D_stsp | D_H | λ_max rel. error | VPT | collapsed | diverged | training [s] |" in out
     assert "| neural_ode | 1 | 1.5 | 0.03 | n/a | 2.5 | 3 | 0 | 50 |" in out
+
+
+def test_a_family_trained_with_other_options_gets_a_row_of_its_own(workdir):
+    from dynlearn._compare import by_family
+    for seed in (0, 1):
+        make_run(workdir / f"runs/k/plain{seed}", metrics(0.2 + seed), seed=seed, model="koopman")
+        make_run(workdir / f"runs/k/reenc{seed}", metrics(0.6 + seed), seed=seed, model="koopman")
+        config = workdir / f"runs/k/reenc{seed}/config.yaml"
+        config.write_text(yaml.safe_dump({"seed": seed, "model": {"name": "koopman", "reencode_every": 10, "seed": seed}}))
+    rows = by_family(compare_runs(["runs/k"]))
+    assert [r["runs"] for r in rows] == [2, 2] and sorted(r["d_stsp"] for r in rows) == [0.7, 1.1]
+    assert all(r["model"].startswith("koopman [") for r in rows) and rows[0]["model"] != rows[1]["model"]
