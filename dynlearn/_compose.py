@@ -39,12 +39,27 @@ def load_config(overrides: list[str]) -> dict:
     try:
         with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir()), job_name="dynlearn"):
             cfg = compose(config_name="config", overrides=overrides)
-        return OmegaConf.to_container(cfg, resolve=True)
+        return _command_line_wins(OmegaConf.to_container(cfg, resolve=True), overrides)
     except MissingConfigException as error:
         raise ConfigError(_missing_option_message(str(error))) from None
     except (HydraException, OmegaConfBaseException) as error:
         text = f"{error}\n{error.__cause__ or ''}"
         raise ConfigError(_override_message(text, overrides)) from None
+
+
+def _command_line_wins(config: dict, overrides: list[str]) -> dict:
+    """`config` with the model keys set on the command line dropped from the size block that
+    `model_size` applies after composition (debug=fast's `small`, or `gpu`), so that
+    ``model.width=32 debug=fast`` trains width 32. The saved config keeps the trimmed block, so
+    a resume or an evaluation builds the same model."""
+    model = config.get("model")
+    block = model.get(config.get("model_size")) if isinstance(model, dict) else None
+    if isinstance(block, dict):
+        for override in overrides:
+            key = override.split("=", 1)[0].lstrip("+~")
+            if key.startswith("model.") and key.count(".") == 1:
+                block.pop(key.removeprefix("model."), None)
+    return config
 
 
 def load_settings(overrides: list[str], *, check_model: bool = True):

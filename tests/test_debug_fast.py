@@ -71,3 +71,11 @@ def test_a_familys_own_schedule_for_an_experiment_yields_to_the_command_line_and
     assert sde.config["system"] == alrnn.config["system"] and sde.model_options["latent_dim"] == 4
     assert load_settings(["+exp=lorenz", "model=latent_sde", "trainer.epochs=7"]).trainer.epochs == 7
     assert load_settings(["+exp=lorenz", "model=latent_sde", "debug=fast"]).trainer.epochs == 4
+
+
+def test_model_keys_on_the_command_line_win_over_the_size_block(monkeypatch):
+    monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
+    assert load_settings(["+exp=lorenz", "debug=fast"]).model_options["n_pwl"] == 2  # the small block's
+    fast = load_settings(["+exp=lorenz", "debug=fast", "model.n_pwl=3"])
+    assert fast.model_options["n_pwl"] == 3 and fast.config["model"]["small"].get("n_pwl") is None
+    assert fast.model_options["latent_dim"] is None  # the rest of the block still applies
