@@ -172,6 +172,8 @@ def forecast_chunk(run: Run, contexts: np.ndarray, forcing: np.ndarray | None, s
     """
     model, layout = run.model, type(run.model).layout
     dtype = getattr(torch, run.meta["dtype"])
+    param = next(model.parameters(), None)  # a model may have none (a true flow map, persistence)
+    device = param.device if param is not None else torch.device("cpu")
     axis = 2 if layout == "field" else -1  # where the normalization statistics run
     n, members = contexts.shape[0], spec.members
     x = run.normalizer.normalize(in_layout(torch.from_numpy(contexts), layout), axis=axis)  # (n, Tc, ...)
@@ -180,9 +182,10 @@ def forecast_chunk(run: Run, contexts: np.ndarray, forcing: np.ndarray | None, s
         x = x + spec.perturbation * torch.randn(x.shape, generator=generator, dtype=torch.float64)
     u = None
     if forcing is not None:
-        u = in_layout(torch.from_numpy(forcing), layout, channels=True).to(dtype).repeat_interleave(members, dim=0)
-    y = model.rollout(x.reshape(n * members, *x.shape[2:]).to(dtype), spec.lead, u)  # (n * members, lead, ...)
-    y = run.normalizer.denormalize(y.double(), axis=axis)
+        u = in_layout(torch.from_numpy(forcing), layout, channels=True).to(device, dtype)
+        u = u.repeat_interleave(members, dim=0)
+    y = model.rollout(x.reshape(n * members, *x.shape[2:]).to(device, dtype), spec.lead, u)  # (n * members, lead, ...)
+    y = run.normalizer.denormalize(y.cpu().double(), axis=axis)
     return y.reshape(n, members, spec.lead, *contexts.shape[2:]).numpy()
 
 

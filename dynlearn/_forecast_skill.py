@@ -42,12 +42,13 @@ def evaluate_forecast_skill(run: Run, spec: EvalSpec) -> dict:
     contexts, truths, forcing = inits.read(ds, slice(None))
     model = run.model
     layout = type(model).layout
-    dtype = next(model.parameters()).dtype
+    param = next(model.parameters())
     axis = 2 if layout == "field" else -1  # where the normalization statistics run
     context = in_layout(torch.from_numpy(contexts).double(), layout)
-    context = run.normalizer.normalize(context, axis=axis).to(dtype)
-    u = None if forcing is None else in_layout(torch.from_numpy(forcing), layout, channels=True).to(dtype)
-    generated = model.rollout(context, spec.lead_steps, u)
+    context = run.normalizer.normalize(context, axis=axis).to(param.device, param.dtype)
+    u = None if forcing is None else in_layout(torch.from_numpy(forcing), layout, channels=True).to(
+        param.device, param.dtype)
+    generated = model.rollout(context, spec.lead_steps, u).cpu()
     generated = run.normalizer.denormalize(generated.double(), axis=axis).numpy().reshape(truths.shape)
 
     observed = np.isfinite(truths).all(axis=(0, 1))  # cells with data (a grid's river cells)

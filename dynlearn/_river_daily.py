@@ -118,12 +118,12 @@ def _forecast(run, obs, climate: np.ndarray, lead: int) -> np.ndarray:
     observed = np.stack([obs[n].isel({TIME: -1}).values for n in names])[None]  # (1, U, ny, nx)
     forcing = np.concatenate([observed, climate[coming]])[None]                    # (1, 1 + lead, U, ny, nx)
     layout = type(run.model).layout
-    dtype = next(run.model.parameters()).dtype
+    param = next(run.model.parameters())
     axis = 2 if layout == "field" else -1
     context = in_layout(torch.from_numpy(obs["discharge"].isel({TIME: [-1]}).values[None]), layout)
-    context = run.normalizer.normalize(context, axis=axis).to(dtype)
-    u = in_layout(torch.from_numpy(forcing), layout, channels=True).to(dtype)
-    generated = run.model.rollout(context, lead, u)
+    context = run.normalizer.normalize(context, axis=axis).to(param.device, param.dtype)
+    u = in_layout(torch.from_numpy(forcing), layout, channels=True).to(param.device, param.dtype)
+    generated = run.model.rollout(context, lead, u).cpu()
     generated = run.normalizer.denormalize(generated.double(), axis=axis).numpy()
     return generated.reshape(lead, obs.sizes["lat"], obs.sizes["lon"])
 

@@ -111,7 +111,8 @@ class Run:
     Attributes:
         path: the run directory.
         config: the resolved config it was trained with.
-        model: the kept (best) model, in eval mode.
+        model: the kept (best) model, in eval mode, on the device it was trained on when that
+            is a GPU and one is available here, else on the CPU.
         normalizer: the training-split statistics the model was trained on.
         meta: checkpoint metadata (model family and options, dt, system, data store, ...).
     """
@@ -128,7 +129,11 @@ class Run:
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best") -> Run:
-    """Load a run directory's model (``best`` or ``last``) with ``torch.load(weights_only=True)``."""
+    """Load a run directory's model (``best`` or ``last``) with ``torch.load(weights_only=True)``.
+
+    The model goes to the run's ``device`` when that is ``cuda`` and CUDA is available here, else
+    to the CPU: a run trained on a GPU is evaluated there, and still loads on a laptop.
+    """
     run_dir = Path(run_dir)
     meta_path = run_dir / CHECKPOINTS / f"{checkpoint}.json"
     if not meta_path.exists():
@@ -136,11 +141,12 @@ def load_run(run_dir: str | Path, checkpoint: str = "best") -> Run:
                           f"{CHECKPOINTS}/{checkpoint}.pt (train first)")
     meta = json.loads(meta_path.read_text())
     io = IOShape(tuple(meta["io"]["state"]), tuple(meta["io"]["forcing"])) if "io" in meta else meta["obs_dim"]
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    device = "cuda" if config.get("device") == "cuda" and torch.cuda.is_available() else "cpu"
     model = make_model(meta["model_name"], io, **meta["model_options"])
-    model = model.to({"float32": torch.float32, "float64": torch.float64}[meta["dtype"]])
+    model = model.to(device, {"float32": torch.float32, "float64": torch.float64}[meta["dtype"]])
     state = load_checkpoint(run_dir / CHECKPOINTS / f"{checkpoint}.pt")
     model.load_state_dict(state["model"] if "model" in state and "optimizer" in state else state)
     model.eval()
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
     normalizer = Normalizer(tuple(meta["norm_mean"]), tuple(meta["norm_std"]))
     return Run(run_dir, config, model, normalizer, meta)

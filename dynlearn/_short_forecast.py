@@ -72,8 +72,9 @@ def short_forecast_metrics(model, normalizer, ds: xr.Dataset, *, context: int, h
     dt = float(ds.attrs["dt"])
     lyapunov_time = ds.attrs.get("lyapunov_time") or 1.0
     z = normalizer.normalize(torch.from_numpy(windows)).numpy()
-    dtype = next(model.parameters()).dtype
-    forecast_z = model.rollout(torch.from_numpy(z[:, :context]).to(dtype), horizon).double().numpy()
+    param = next(model.parameters())
+    contexts = torch.from_numpy(z[:, :context]).to(param.device, param.dtype)
+    forecast_z = model.rollout(contexts, horizon).cpu().double().numpy()
     forecast = normalizer.denormalize(torch.from_numpy(forecast_z)).numpy()
     k, truth, truth_z = len(windows), windows[:, context:], z[:, context:]
     flat = (k, horizon, -1)  # field stores compare flattened states

@@ -91,7 +91,8 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     io = IOShape(train_data.item_shape, train_data.forcing_shape)
     options = timed_model_options(sized_model_options(settings.model_options, io.dim), float(ds.attrs["dt"]))
     options = family.resolve_options(options, lambda: train_data.trajectory(0)["x"].numpy())  # e.g. delays left null
-    model = make_model(settings.model_name, io, **options).to(settings.dtype)  # before the run dir
+    # Built (initialized) on the CPU, so a seed gives the same weights on any device, then moved.
+    model = make_model(settings.model_name, io, **options).to(settings.device, settings.dtype)  # before the run dir
     run_dir = _run_dir(settings)
     meta = {
         "model_name": settings.model_name,

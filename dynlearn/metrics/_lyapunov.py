@@ -109,7 +109,7 @@ def lyapunov_spectrum(
     stderr = (
         per_ic.std(dim=0) / math.sqrt(n_batch)
         if n_batch > 1
-        else torch.full((k,), math.nan, dtype=per_ic.dtype)
+        else torch.full((k,), math.nan, dtype=per_ic.dtype, device=per_ic.device)
     )
     return LyapunovResult(exponents=per_ic.mean(dim=0), per_ic=per_ic, stderr=stderr)
 

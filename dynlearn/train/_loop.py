@@ -2,9 +2,10 @@
 per-epoch schedule, a log of whatever the model's loss returns, safe checkpoints, resume.
 
 Every epoch ends with an atomic checkpoint that holds everything needed to continue bit for
-bit (model, optimizer, scheduler, the torch and NumPy RNG states, the best model so far and
-its score), so a run killed at any moment and resumed ends with the same weights as one that
-was never interrupted.
+bit (model, optimizer, scheduler, the torch (CPU and, on a GPU, CUDA) and NumPy RNG states, the
+best model so far and its score), so a run killed at any moment and resumed ends with the same
+weights as one that was never interrupted. The model trains where its parameters are; batches
+follow them, and checkpoints hold CPU tensors, so a run trained on a GPU loads anywhere.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..data import WindowDataset
 from ..models import AbstractModel
 from ._checkpoint import load_checkpoint
 from ._config import TrainerConfig
+from ._device import fork_rng, model_device
 from ._optim import make_optimizer, make_scheduler
 from ._scoring import Judge
 
@@ -63,14 +65,14 @@ def fit(
     """Train `model`, writing ``last.pt``, ``best.pt`` (+ JSON metadata) and ``train_log.csv``.
 
     Args:
-        model: any `AbstractModel`, on the CPU, in the dtype to train in.
+        model: any `AbstractModel`, on the device and in the dtype to train in (CPU or CUDA).
         train_data: training windows (length seq_len + 1).
         validation: judges free runs from validation cases every `config.eval_every` epochs;
             the model kept is the one with the fewest collapsed or diverged runs, then the
             lowest pooled D_stsp, then D_H (None: keep the last model).
         config: trainer settings.
         checkpoint_dir: where checkpoints and the log go (created if missing).
-        seed: seeds window sampling (NumPy) and the torch RNG (noise, dropout).
+        seed: seeds window sampling (NumPy) and the torch RNGs (noise, dropout), CUDA's included.
         resume: continue from ``checkpoint_dir/last.pt``.
         metadata: JSON-able facts stored beside each checkpoint (model family and config, ...).
 
@@ -85,7 +87,7 @@ def fit(
     optimizer = make_optimizer(model.parameters(), config)
     # The torch RNG (input noise, dropout) is seeded inside a fork, so the caller's global state
     # is left as it was, and its state is checkpointed for an exact resume.
-    with torch.random.fork_rng(devices=[]):
+    with fork_rng(model_device(model)):
         torch.manual_seed(seed)
         job = _Job(model, optimizer, make_scheduler(optimizer, config), train_data, validation, config,
                    checkpoint_dir, np.random.default_rng(seed), metadata or {})
@@ -133,7 +135,7 @@ def _fit(job: _Job, *, resume: bool) -> TrainResult:
                        val_failed=score.n_collapsed + score.n_diverged)
             if state.best_score is None or score.key() < state.best_score:
                 state.best_score, state.best_epoch = score.key(), epoch + 1
-                state.best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                state.best_model = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         row["seconds"] = time.monotonic() - t0
         state.epoch = epoch + 1
         _save(job, state)
@@ -145,7 +147,7 @@ def _fit(job: _Job, *, resume: bool) -> TrainResult:
             break
     if state.best_model is None:  # never scored: the last model is the one to keep
         state.best_epoch = state.epoch
-        atomic_torch_save(model.state_dict(), checkpoint_dir / "best.pt")
+        atomic_torch_save(_on_cpu(model.state_dict()), checkpoint_dir / "best.pt")
         _write_meta(checkpoint_dir / "best.json", job.metadata, state.epoch, None)
     return TrainResult(state.epoch, stopped, state.best_score, state.best_epoch)
 
@@ -163,10 +165,11 @@ def _run_epoch(job: _Job, epoch: int) -> dict[str, float]:
     model.begin_epoch(epoch, config.epochs)  # staged families switch here (a function of the epoch: resumable)
     model.train()
     sums: dict[str, float] = {}
+    param = next(model.parameters())
     for _ in range(config.batches_per_epoch):
         batch = data.batch(job.rng.integers(0, len(data), size=config.batch_size))
-        dtype = next(model.parameters()).dtype
-        batch = {k: v.to(dtype) if v.is_floating_point() else v for k, v in batch.items()}
+        batch = {k: v.to(param.device, param.dtype if v.is_floating_point() else v.dtype, non_blocking=True)
+                 for k, v in batch.items()}
         out = model.loss(batch)
         loss = out["loss"]
         if not torch.isfinite(loss) or loss.item() > config.max_loss:
@@ -193,7 +196,7 @@ def _save(job: _Job, state: _TrainingState) -> None:
     if state.best_model is not None and state.best_epoch == state.epoch:
         atomic_torch_save(state.best_model, checkpoint_dir / "best.pt")
         _write_meta(checkpoint_dir / "best.json", metadata, state.best_epoch, state.best_score)
-    atomic_torch_save({
+    checkpoint = {
         "model": job.model.state_dict(),
         "optimizer": job.optimizer.state_dict(),
         "scheduler": job.scheduler.state_dict(),
@@ -203,7 +206,11 @@ def _save(job: _Job, state: _TrainingState) -> None:
         "best_model": state.best_model,
         "best_score": list(state.best_score) if state.best_score is not None else None,
         "best_epoch": state.best_epoch,
-    }, checkpoint_dir / "last.pt")
+    }
+    device = model_device(job.model)
+    if device.type == "cuda":  # the GPU's own stream (noise drawn there) resumes bit for bit too
+        checkpoint["cuda_rng"] = torch.cuda.get_rng_state(device)
+    atomic_torch_save(_on_cpu(checkpoint), checkpoint_dir / "last.pt")
     _write_meta(checkpoint_dir / "last.json", metadata, state.epoch, state.best_score)
 
 
@@ -219,9 +226,24 @@ def _restore(path: Path, job: _Job) -> _TrainingState:
     job.optimizer.load_state_dict(ckpt["optimizer"])
     job.scheduler.load_state_dict(ckpt["scheduler"])
     torch.set_rng_state(ckpt["torch_rng"])
+    device = model_device(job.model)
+    if device.type == "cuda" and "cuda_rng" in ckpt:  # a run resumed on another kind of device starts its stream anew
+        torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
     job.rng.bit_generator.state = ckpt["numpy_rng"]
     score = tuple(ckpt["best_score"]) if ckpt["best_score"] is not None else None
     return _TrainingState(ckpt["best_model"], score, ckpt["best_epoch"], ckpt["epoch"])
+
+
+def _on_cpu(tree):
+    """`tree` (nested dicts, lists, tuples) with every tensor on the CPU: a checkpoint written on a
+    GPU then loads with ``torch.load(weights_only=True)`` on a machine without one."""
+    if isinstance(tree, torch.Tensor):
+        return tree.cpu()
+    if isinstance(tree, dict):
+        return {k: _on_cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_on_cpu(v) for v in tree)
+    return tree
 
 
 class _CsvLog:

@@ -15,6 +15,7 @@ import torch
 from ..data import EvalCases
 from ..metrics import d_h, lyap_rosenstein, lyapunov_spectrum
 from ..metrics import COLLAPSED, DIVERGED, TruthStats, free_run_status, pooled_d_stsp, stsp_bins
+from ._device import fork_rng, model_device
 
 # Validation free runs drop this many steps before the comparison (the test protocol: 1,000).
 VALIDATION_TRANSIENT = 500
@@ -105,13 +106,14 @@ class Judge:
 
     @torch.no_grad()
     def score(self, model) -> FreeRunScore:
-        """Free-run `model` from every case and judge the runs."""
+        """Free-run `model` from every case and judge the runs (on the model's device; the results
+        come back to the CPU)."""
         was_training = model.training
         model.eval()
         # Stochastic families (the latent SDE) draw their free runs from torch's RNG: a judge
         # seeded by its own `seed`, leaving the caller's stream as it was, scores the same model
-        # the same way in training, after a resume and in evaluation.
-        with torch.random.fork_rng(devices=[]):
+        # the same way in training, after a resume and in evaluation (on a GPU, its generator too).
+        with fork_rng(model_device(model)):
             torch.manual_seed(self.seed)
             try:
                 return self._score(model)
@@ -119,11 +121,12 @@ class Judge:
                 model.train(was_training)
 
     def _score(self, model) -> FreeRunScore:
-        dtype = next(model.parameters()).dtype
-        context = torch.from_numpy(self.cases.contexts).to(dtype)
-        generated = model.rollout(context, self.transient + self.cases.n_steps).double().numpy()
+        param = next(model.parameters())
+        context = torch.from_numpy(self.cases.contexts).to(param.device, param.dtype)
+        generated = model.rollout(context, self.transient + self.cases.n_steps).cpu().double().numpy()
         lyap = model_lyapunov(model, context, self.lyap_steps, self.lyap_transient, self.dt)
-        probe_status = () if self.probes is None else self._probe(model, torch.from_numpy(self.probes).to(dtype))
+        probes = None if self.probes is None else torch.from_numpy(self.probes).to(param.device, param.dtype)
+        probe_status = () if probes is None else self._probe(model, probes)
         status = self._status(generated, lyap)
         attractor = generated[:, self.transient:]
         finite = np.isfinite(attractor).all(axis=(1, 2))
@@ -135,7 +138,7 @@ class Judge:
         return FreeRunScore(stsp, dh, status, lyap, generated, probe_status)
 
     def _probe(self, model, contexts: torch.Tensor) -> tuple[str, ...]:
-        generated = model.rollout(contexts, self.transient + self.probe_steps).double().numpy()
+        generated = model.rollout(contexts, self.transient + self.probe_steps).cpu().double().numpy()
         return self._status(generated, model_lyapunov(model, contexts, self.lyap_steps, self.lyap_transient, self.dt))
 
     def _status(self, generated: np.ndarray, lyap: np.ndarray) -> tuple[str, ...]:
@@ -143,7 +146,8 @@ class Judge:
 
 
 def model_lyapunov(model, context: torch.Tensor, n_steps: int, n_transient: int, dt: float) -> np.ndarray:
-    """λ_max of the model along the free run from each context, (K,), by Jacobian products + QR.
+    """λ_max of the model along the free run from each context, (K,), by Jacobian products + QR
+    (`context` on the model's device).
 
     NaN for every run when the model has no closed-form Jacobian of its step, or where the run
     left the finite numbers.
@@ -158,7 +162,7 @@ def model_lyapunov(model, context: torch.Tensor, n_steps: int, n_transient: int,
                                    n_transient=n_transient, jacobian=model.jacobian)
     finally:
         model.to(original)
-    return result.per_ic[:, 0].numpy()
+    return result.per_ic[:, 0].cpu().numpy()
 
 
 def reference_lyapunov(attrs: dict, truths: np.ndarray, dt: float) -> tuple[float | None, str]:

@@ -285,7 +285,7 @@ class Koopman(AbstractModel):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        ev = self.eigenvalues()
+        ev = {k: v.cpu() for k, v in self.eigenvalues().items()}  # matplotlib reads CPU tensors only
         mu, lam, gen = ev["discrete"], ev["continuous"], ev["generator"]
         delta = float(self.step_size)
         lines = ["index,mu_real,mu_imag,mu_abs,lambda_real,lambda_imag,generator_real,generator_imag,step"]
