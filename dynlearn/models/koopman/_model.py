@@ -23,10 +23,10 @@ import torch
 from torch import Tensor, nn
 
 from dynlearn._errors import ConfigError
+from dynlearn.layers import ACTIVATIONS, mlp
 from dynlearn.atomic import atomic_file, atomic_write_text
 from dynlearn.models._base import AbstractModel, IOShape
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +76,7 @@ class KoopmanConfig:
             (self.latent_dim >= 1, "latent_dim must be >= 1"),
             (self.width >= 1 and self.depth >= 0, "width must be >= 1 and depth >= 0"),
             (self.decoder in ("linear", "mlp"), "decoder must be linear or mlp"),
-            (self.activation in _ACTIVATIONS, f"activation must be one of {', '.join(_ACTIVATIONS)}"),
+            (self.activation in ACTIVATIONS, f"activation must be one of {', '.join(ACTIVATIONS)}"),
             (isinstance(self.dt, (int, float)) and self.dt > 0, "dt must be positive (null only in the model config)"),
             (min(self.align, self.reconstruction, self.prediction, self.sparsity) >= 0, "loss weights must be >= 0"),
             (self.reconstruction > 0 or self.prediction > 0,
@@ -107,15 +107,6 @@ def tustin(generator: Tensor, step: Tensor | float) -> Tensor:
     return torch.linalg.solve(eye - half, eye + half)
 
 
-def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(fan_in, fan_out))
-        if i < len(sizes) - 2:
-            layers.append(_ACTIVATIONS[activation]())
-    return nn.Sequential(*layers)
-
-
 @final
 class Koopman(AbstractModel):
     """A Koopman autoencoder whose state is the latent z and the steps since the last encoding.
@@ -144,11 +135,11 @@ class Koopman(AbstractModel):
                               f"{io.n_inputs} exogenous inputs: use a driven family (e.g. alrnn) for forced data")
         cfg = self.config = KoopmanConfig() if config is None else config
         d, n = io.dim, cfg.latent_dim
-        self.encoder = _mlp([d] + [cfg.width] * cfg.depth + [n], cfg.activation)
+        self.encoder = mlp([d] + [cfg.width] * cfg.depth + [n], cfg.activation)
         hidden = cfg.depth if cfg.decoder == "mlp" else 0
-        self.decoder = _mlp([n] + [cfg.width] * hidden + [d], cfg.activation)
+        self.decoder = mlp([n] + [cfg.width] * hidden + [d], cfg.activation)
         g = torch.Generator().manual_seed(cfg.seed)
-        with torch.no_grad():  # torch's default Linear initialization, from a private generator
+        with torch.no_grad():  # uniform weights ±1/√fan-in as torch's default (biases ±1/√fan-out), private generator
             for p in list(self.encoder.parameters()) + list(self.decoder.parameters()):
                 bound = 1 / math.sqrt(p.shape[-1] if p.ndim == 2 else p.numel())
                 p.copy_((2 * torch.rand(p.shape, generator=g, dtype=torch.float64) - 1) * bound)

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynlearn._errors import ConfigError
+from dynlearn.layers import mlp
 from dynlearn.models._base import AbstractModel, IOShape
 
 
@@ -107,13 +108,7 @@ def _softplus_inverse(y: float) -> float:
 
 
 def _mlp(fan_in: int, width: int, depth: int, fan_out: int) -> nn.Sequential:
-    sizes = [fan_in] + [width] * depth + [fan_out]
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.Softplus())
-    return nn.Sequential(*layers)
+    return mlp([fan_in] + [width] * depth + [fan_out], "softplus")
 
 
 class _DiagonalDiffusion(nn.Module):

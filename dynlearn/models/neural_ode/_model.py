@@ -19,9 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from dynlearn._errors import ConfigError
+from dynlearn.layers import ACTIVATIONS, mlp
 from dynlearn.models._base import AbstractModel, IOShape
 
-_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "softplus": nn.Softplus, "gelu": nn.GELU, "silu": nn.SiLU}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,7 @@ class NeuralODEConfig:
         checks = [
             (self.width >= 1, "width must be >= 1"),
             (self.depth >= 0, "depth must be >= 0"),
-            (self.activation in _ACTIVATIONS, f"activation must be one of {', '.join(_ACTIVATIONS)}"),
+            (self.activation in ACTIVATIONS, f"activation must be one of {', '.join(ACTIVATIONS)}"),
             (isinstance(self.dt, (int, float)) and self.dt > 0, "dt must be positive (null only in the model config)"),
             (self.method in ("rk4", "dopri5"), "method must be rk4 or dopri5"),
             (self.rtol > 0 and self.atol > 0, "rtol and atol must be positive"),
@@ -80,14 +80,8 @@ class _VectorField(nn.Module):
 
     def __init__(self, dim: int, config: NeuralODEConfig) -> None:
         super().__init__()
-        sizes = [dim] + [config.width] * config.depth + [dim]
-        layers: list[nn.Module] = []
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(nn.Linear(fan_in, fan_out))
-            if i < len(sizes) - 2:
-                layers.append(_ACTIVATIONS[config.activation]())
-        self.net = nn.Sequential(*layers)
-        # torch's default Linear initialization, drawn from a private generator.
+        self.net = mlp([dim] + [config.width] * config.depth + [dim], config.activation)
+        # Uniform weights ±1/√fan-in as torch's default (biases ±1/√fan-out), from a private generator.
         g = torch.Generator().manual_seed(config.seed)
         with torch.no_grad():
             for p in self.net.parameters():
