@@ -19,6 +19,7 @@ import xarray as xr
 from ._errors import DataError
 from .data import TIME, TRAJ, layout_of, split_indices
 from .metrics import finite_median, vpt, vpt_smape
+from .train import fork_rng, model_device
 
 
 def short_cases(ds: xr.Dataset, *, n_cases: int, length: int) -> np.ndarray:
@@ -55,13 +56,17 @@ def short_cases(ds: xr.Dataset, *, n_cases: int, length: int) -> np.ndarray:
 
 @torch.no_grad()
 def short_forecast_metrics(model, normalizer, ds: xr.Dataset, *, context: int, horizon: int, n_cases: int,
-                           smape_threshold: float, nrmse_threshold: float) -> dict:
+                           smape_threshold: float, nrmse_threshold: float, lyapunov_time: float | None,
+                           seed: int = 0) -> dict:
     """Both VPTs of `model`'s forecasts from the test cases (module docstring).
 
     Args:
         model: a trained `AbstractModel` (in normalized units).
         normalizer: the run's `Normalizer`.
-        ds: its validated store (autonomous; with a Lyapunov time, else VPTs are in time units).
+        ds: its validated store (autonomous).
+        lyapunov_time: 1 / λ1 of the truth, as protocol v2 takes it (the catalogue's, else
+            Rosenstein's), so both protocols' VPTs share a unit; None: VPTs in time units.
+        seed: torch's seed for a stochastic family's forecasts (the caller's RNG is left alone).
 
     Returns:
         ``context``, ``horizon``, ``n_cases``, ``points_per_lyapunov_time``, medians and spreads
@@ -70,11 +75,14 @@ def short_forecast_metrics(model, normalizer, ds: xr.Dataset, *, context: int, h
     """
     windows = short_cases(ds, n_cases=n_cases, length=context + horizon).astype(np.float64)
     dt = float(ds.attrs["dt"])
-    lyapunov_time = ds.attrs.get("lyapunov_time") or 1.0
+    unit = "lyapunov_times" if lyapunov_time else "time"
+    lyapunov_time = lyapunov_time or 1.0
     z = normalizer.normalize(torch.from_numpy(windows)).numpy()
     param = next(model.parameters())
     contexts = torch.from_numpy(z[:, :context]).to(param.device, param.dtype)
-    forecast_z = model.rollout(contexts, horizon).cpu().double().numpy()
+    with fork_rng(model_device(model)):
+        torch.manual_seed(seed)
+        forecast_z = model.rollout(contexts, horizon).cpu().double().numpy()
     forecast = normalizer.denormalize(torch.from_numpy(forecast_z)).numpy()
     k, truth, truth_z = len(windows), windows[:, context:], z[:, context:]
     flat = (k, horizon, -1)  # field stores compare flattened states
@@ -87,7 +95,7 @@ def short_forecast_metrics(model, normalizer, ds: xr.Dataset, *, context: int, h
         "horizon": horizon,
         "n_cases": k,
         "points_per_lyapunov_time": lyapunov_time / dt,
-        "vpt_unit": "lyapunov_times" if ds.attrs.get("lyapunov_time") else "time",
+        "vpt_unit": unit,
         "vpt_smape": finite_median(by_smape.lyapunov_times),
         "vpt_smape_mean": float(np.mean(by_smape.lyapunov_times)),
         "vpt_smape_mad": _mad(by_smape.lyapunov_times),

@@ -23,6 +23,7 @@ from ._run import (
     timestamp,
     write_status,
 )
+from ._short_forecast import short_cases
 from ._settings import VECTOR_KINDS, EvalSpec, Settings, sized_model_options, timed_model_options
 from .data import (
     FIELD_KINDS,
@@ -73,6 +74,9 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         else:
             evaluation_cases(data, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps,
                              context=settings.eval.context)
+            if settings.eval.short_context is not None:  # PhyxMamba's short forecasts need their windows too
+                short_cases(data, n_cases=settings.eval.short_cases,
+                            length=settings.eval.short_context + settings.eval.short_horizon)
 
     evaluable(ds)
     embedding = None

@@ -2,6 +2,8 @@
 
 from ._checkpoint import load_checkpoint as load_checkpoint
 from ._config import TrainerConfig as TrainerConfig
+from ._device import fork_rng as fork_rng
+from ._device import model_device as model_device
 from ._loop import TrainResult as TrainResult
 from ._loop import fit as fit
 from ._scoring import VALIDATION_TRANSIENT as VALIDATION_TRANSIENT

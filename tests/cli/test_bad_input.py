@@ -64,3 +64,12 @@ def test_real_process_exit_code_and_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert "unknown system 'nope'" in result.stderr and "lorenz63" in result.stderr
     assert tree(tmp_path) == set()
+
+
+def test_short_forecasts_the_test_data_cannot_hold_are_refused_before_any_run_dir(workdir, capsys):
+    assert main(["generate", *TINY_DATA]) == 0
+    capsys.readouterr()
+    code = main(["train", *TINY_DATA, *TINY_TRAIN, "eval.short_context=30", "eval.short_horizon=5000"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "short-forecast protocol" in err, err
+    assert not (workdir / "runs").exists()

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from dynlearn._errors import ConfigError
+from dynlearn._errors import ConfigError, DataError
 from dynlearn.layers import Mamba2
 from dynlearn.models._base import AbstractModel, IOShape
 from dynlearn.models.phyxmamba._embedding import causal_delay_embed, choose_delays, patchify, unpatchify
@@ -94,6 +94,9 @@ class PhyxMambaConfig:
             (self.tau is None or self.tau >= 1, "tau must be >= 1 (or null: chosen from the data)"),
             (self.patch >= 1 and self.context >= self.patch and self.context % self.patch == 0,
              "context must be a positive multiple of patch"),
+            (self.m is None or self.tau is None or (self.m - 1) * self.tau < self.context,
+             "the delays span (m - 1) tau steps, which must be shorter than the context (later delay "
+             "coordinates of every token would be zero)"),
             (self.d_model >= 1 and self.d_state >= 1 and self.n_layers >= 1, "sizes must be >= 1"),
             (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
             (self.mtp_steps >= 0 and self.mtp_weight >= 0, "mtp_steps and mtp_weight must be >= 0"),
@@ -231,8 +234,19 @@ class PhyxMamba(AbstractModel):
         `choose_delays`; without data (a config checked before any exists) provisional values."""
         if options.get("m", 1) is not None and options.get("tau", 1) is not None:
             return dict(options)
-        m, tau = _CHECK_DELAYS if train_series is None else choose_delays(train_series())
-        return {**options, "m": options.get("m") or m, "tau": options.get("tau") or tau}
+        if train_series is None:
+            m, tau = _CHECK_DELAYS
+        else:
+            try:
+                m, tau = choose_delays(train_series())
+            except ValueError as error:
+                raise DataError(f"PhyxMamba could not choose its delays from the training data ({error}); "
+                                "give model.m and model.tau") from None
+        m, tau = options.get("m") or m, options.get("tau") or tau
+        context = options.get("context", PhyxMambaConfig.context)
+        if m > 1 and (m - 1) * tau >= context and options.get("tau") is None:
+            tau = max(1, (context - 1) // (m - 1))  # the data's τ, capped so the delays fit the window
+        return {**options, "m": m, "tau": tau}
 
     # -- training stages -------------------------------------------------------------------
 
