@@ -41,6 +41,7 @@ from ._workflow import train as train  # noqa: E402
 from ._compose import load_settings as load_settings  # noqa: E402
 from ._compose import load_ingest as load_ingest  # noqa: E402
 from ._compose import load_forecast as load_forecast  # noqa: E402
+from ._compose import load_eval_spec as load_eval_spec  # noqa: E402
 from .data import ingest as ingest  # noqa: E402
 from .data import open_store as open_store  # noqa: E402
 from .data import validate as validate  # noqa: E402

@@ -69,6 +69,23 @@ def load_settings(overrides: list[str], *, check_model: bool = True):
     return build_settings(load_config(overrides), check_model=check_model)
 
 
+def load_eval_spec(run_dir: str | Path, overrides: list[str]):
+    """How the run in `run_dir` was judged (the ``eval`` keys of its config.yaml: its context,
+    PhyxMamba's short forecasts, ...), with the ``eval.*`` keys in `overrides` on top, as an
+    `EvalSpec`: a re-evaluation compares with the run's first one unless the user asks otherwise."""
+    import yaml
+
+    from ._settings import EvalSpec, typed
+
+    config = Path(run_dir) / "config.yaml"
+    saved = ((yaml.safe_load(config.read_text()) or {}).get("eval") or {}) if config.exists() else {}
+    current = load_config(overrides)["eval"]
+    given = {o.lstrip("+").split("=", 1)[0].removeprefix("eval.") for o in overrides
+             if o.lstrip("+").startswith("eval.")}
+    merged = {**current, **{k: v for k, v in saved.items() if k in current and k not in given}}
+    return typed(EvalSpec, merged, "eval")
+
+
 def load_ingest(overrides: list[str]):
     """Compose and validate what ``ingest`` reads: ``(source, target store, IngestSpec)``.
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._compose import conf_dir, load_config, load_forecast, load_ingest, load_settings
+from ._compose import conf_dir, load_config, load_eval_spec, load_forecast, load_ingest, load_settings
 from ._errors import ConfigError, DynlearnError
 
 GRAMMAR = """grammar (every command, the same):
@@ -230,7 +230,7 @@ def _evaluate(overrides: list[str]) -> int:
     settings = load_settings(overrides)
     if settings.run is None:
         raise ConfigError("evaluate needs the run to evaluate: add run=<run directory> (under runs/)")
-    out = evaluate_run(settings.run, settings.eval)
+    out = evaluate_run(settings.run, load_eval_spec(settings.run, overrides))
     _print_summary(out)
     return 0
 

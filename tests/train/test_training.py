@@ -107,6 +107,11 @@ def test_eval_context_is_the_window_every_free_run_reads_in_validation_and_test(
     run_dir = _only_run(workdir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test_data"]["context"] == 4
+    # A re-evaluation judges the run as it was judged (its context), command-line eval keys on top.
+    assert main(["evaluate", f"run={run_dir}", "eval.n_steps=400"]) == 0
+    (again,) = run_dir.glob("eval-*")
+    rescored = json.loads((again / "metrics.json").read_text())
+    assert rescored["test_data"]["context"] == 4 and rescored["n_steps"] == 400
     settings = dynlearn.load_settings([*TINY_DATA, *TINY_TRAIN, "eval.context=4"])
     judge = validation_judge(dynlearn.open_store(settings.data_store), settings)
     truths = judge.cases.truths
