@@ -23,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
+
+from bench_training import fmt, seed_wall_seconds, spread  # same folder: run as a script
 
 REPO = Path(__file__).resolve().parents[1]
 ABLATION = ["model.mtp_steps=0", "model.mmd_unconditional=0", "model.mmd_conditional=0"]
@@ -67,15 +68,15 @@ def train(workdir: Path, exp: str, seeds: int, jobs: int, overrides: list[str]) 
         print(result.stdout)
         raise SystemExit(f"training failed with exit code {result.returncode}")
     out = []
+    walls = seed_wall_seconds(workdir)
     for metrics_path in sorted((workdir / "runs").glob("*/2*/metrics.json")):
         run_dir = metrics_path.parent
         metrics = json.loads(metrics_path.read_text())
         status = json.loads((run_dir / "status.json").read_text())
         config = (run_dir / "config.yaml").read_text()
         seed = next(int(line.split(":")[1]) for line in config.splitlines() if line.startswith("seed:"))
-        begun = datetime.strptime(run_dir.name[:26], "%Y-%m-%d_%H-%M-%S_%f")
         short = metrics["short_forecast"]
-        out.append({"seed": seed, "wall_s": (datetime.fromisoformat(status["updated"]) - begun).total_seconds(),
+        out.append({"seed": seed, "wall_s": walls[seed],
                     "train_s": status.get("train_seconds"), "vpt_smape": short["vpt_smape"],
                     "vpt_smape_mean": short["vpt_smape_mean"], "vpt_nrmse": short["vpt_nrmse"],
                     "censored": short["vpt_smape_censored"], "n_cases": short["n_cases"],
@@ -100,16 +101,6 @@ def report(results: dict[str, list[dict]]) -> None:
     walls = [r["wall_s"] for table in results.values() for r in table]
     print(f"  {'PASS' if max(walls) <= TARGETS['seconds'] else 'FAIL'}  every seed <= "
           f"{TARGETS['seconds']:.0f} s wall (longest {max(walls):.0f} s)")
-
-
-def spread(xs: list[float]) -> str:
-    median = statistics.median(xs)
-    mad = statistics.median(abs(x - median) for x in xs)
-    return f"{median:.3g} ± {mad:.2g} ({min(xs):.3g}–{max(xs):.3g})"
-
-
-def fmt(v) -> str:
-    return "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 if __name__ == "__main__":
