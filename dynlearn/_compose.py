@@ -69,17 +69,21 @@ def load_settings(overrides: list[str], *, check_model: bool = True):
     return build_settings(load_config(overrides), check_model=check_model)
 
 
-def load_eval_spec(run_dir: str | Path, overrides: list[str]):
+def load_eval_spec(run_dir: str | Path, settings, overrides: list[str]):
     """How the run in `run_dir` was judged (the ``eval`` keys of its config.yaml: its context,
     PhyxMamba's short forecasts, ...), with the ``eval.*`` keys in `overrides` on top, as an
-    `EvalSpec`: a re-evaluation compares with the run's first one unless the user asks otherwise."""
+    `EvalSpec`: a re-evaluation compares with the run's first one unless the user asks otherwise.
+
+    Args:
+        settings: the `Settings` composed from `overrides` (their ``eval`` fills keys neither sets).
+    """
     import yaml
 
     from ._settings import EvalSpec, typed
 
     config = Path(run_dir) / "config.yaml"
     saved = ((yaml.safe_load(config.read_text()) or {}).get("eval") or {}) if config.exists() else {}
-    current = load_config(overrides)["eval"]
+    current = settings.config["eval"]
     given = {o.lstrip("+").split("=", 1)[0].removeprefix("eval.") for o in overrides
              if o.lstrip("+").startswith("eval.")}
     merged = {**current, **{k: v for k, v in saved.items() if k in current and k not in given}}

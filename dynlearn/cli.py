@@ -230,7 +230,7 @@ def _evaluate(overrides: list[str]) -> int:
     settings = load_settings(overrides)
     if settings.run is None:
         raise ConfigError("evaluate needs the run to evaluate: add run=<run directory> (under runs/)")
-    out = evaluate_run(settings.run, load_eval_spec(settings.run, overrides))
+    out = evaluate_run(settings.run, load_eval_spec(settings.run, settings, overrides))
     _print_summary(out)
     return 0
 

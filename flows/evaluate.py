@@ -72,7 +72,7 @@ def evaluate(overrides: list[str] | None = None) -> dict:
         ``{"run_dir": path, "evaluation": folder, "metrics": {...}, "artifact_id": id}``.
     """
     settings = check(overrides)
-    folder = evaluation(str(settings.run), dynlearn.load_eval_spec(settings.run, overrides or []))
+    folder = evaluation(str(settings.run), dynlearn.load_eval_spec(settings.run, settings, overrides or []))
     artifact_id = publish_evaluation(settings.run.resolve().parent.name, settings.run, folder)
     print(f"evaluation: {folder}")
     return {"run_dir": str(settings.run), "evaluation": folder, "artifact_id": artifact_id,
