@@ -45,3 +45,14 @@ def popen_cli(args: list[str], cwd: Path) -> subprocess.Popen:
 def tree(path: Path) -> set[str]:
     """Every file and folder below `path` (relative), to assert that nothing was written."""
     return {str(p.relative_to(path)) for p in path.rglob("*")} if path.exists() else set()
+
+
+def randomized(model, generator, scale: float):
+    """`model` with every parameter redrawn N(0, scale²) from `generator`: weights far from any
+    special initialization, so an identity that holds for them holds in general."""
+    import torch
+
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
+    return model

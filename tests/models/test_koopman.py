@@ -14,16 +14,10 @@ from dynlearn import ConfigError
 from dynlearn.metrics import horizon_mse
 from dynlearn.models import IOShape, Koopman, KoopmanConfig
 from dynlearn.models.koopman import tustin
+from tests.helpers import randomized
 
 # A damped rotation and a decaying mode: eigenvalues -0.1 ± 2i and -0.5.
 A = torch.tensor([[-0.1, 2.0, 0.0], [-2.0, -0.1, 0.0], [0.0, 0.0, -0.5]], dtype=torch.float64)
-
-
-def _randomize(model, generator, scale=0.3):
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
-    return model
 
 
 def test_tustin_matches_the_matrix_exponential_to_second_order(float64, generator):
@@ -44,8 +38,8 @@ def test_tustin_matches_the_matrix_exponential_to_second_order(float64, generato
 
 @pytest.mark.parametrize("k", [0, 1, 3])
 def test_rollout_reencodes_every_k_steps(float64, generator, k):
-    model = _randomize(Koopman(2, KoopmanConfig(latent_dim=6, width=8, depth=1, decoder="mlp", reencode_every=k)),
-                       generator)
+    model = randomized(Koopman(2, KoopmanConfig(latent_dim=6, width=8, depth=1, decoder="mlp", reencode_every=k)),
+                       generator, 0.3)
     context = torch.randn(3, 2, 2, generator=generator)
     bar = model.transition()
     # The paper's procedure written out: z = φ(x0); advance; every k steps z ← φ(ψ(z)).
@@ -72,8 +66,8 @@ def test_rollout_reencodes_every_k_steps(float64, generator, k):
 
 
 def test_jacobian_is_the_derivative_of_step(float64, generator):
-    model = _randomize(Koopman(3, KoopmanConfig(latent_dim=5, width=8, depth=2, decoder="mlp",
-                                                activation="tanh", reencode_every=2)), generator)
+    model = randomized(Koopman(3, KoopmanConfig(latent_dim=5, width=8, depth=2, decoder="mlp",
+                                                activation="tanh", reencode_every=2)), generator, 0.3)
     z = torch.randn(4, 5, generator=generator)
     counts = torch.tensor([[0.0], [1.0], [2.0], [2.0]])  # rows 2 and 3 re-encode in this step
     state = torch.cat([z, counts], dim=1)
@@ -88,7 +82,7 @@ def test_jacobian_is_the_derivative_of_step(float64, generator):
 
 def test_loss_terms_are_the_papers(float64, generator):
     cfg = KoopmanConfig(latent_dim=4, width=8, depth=1, prediction=0.5, sparsity=0.01)
-    model = _randomize(Koopman(2, cfg), generator)
+    model = randomized(Koopman(2, cfg), generator, 0.3)
     x = torch.randn(3, 6, 2, generator=generator)
     bar, z = model.transition(), model.encode(x)
     unrolled = [z[:, 0]]

@@ -10,7 +10,7 @@ import torch
 import dynlearn
 from dynlearn import ConfigError
 from dynlearn.models import IOShape, NeuralODE, NeuralODEConfig
-from tests.helpers import REPO
+from tests.helpers import REPO, randomized
 
 # A damped rotation: eigenvalues -0.1 ± 2i.
 A = torch.tensor([[-0.1, 2.0], [-2.0, -0.1]], dtype=torch.float64)
@@ -25,15 +25,8 @@ def _rk4_38(f, y, h):
     return y + h * (k1 + 3 * k2 + 3 * k3 + k4) / 8
 
 
-def _randomize(model, generator, scale=0.5):
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
-    return model
-
-
 def test_step_is_one_rk4_step_of_the_mlp(float64, generator):
-    model = _randomize(NeuralODE(3, NeuralODEConfig(width=8, depth=2, dt=0.05)), generator)
+    model = randomized(NeuralODE(3, NeuralODEConfig(width=8, depth=2, dt=0.05)), generator, 0.5)
     x = torch.randn(4, 3, generator=generator)
     with torch.no_grad():
         expected = _rk4_38(model.field.net, x, 0.05)
@@ -52,7 +45,7 @@ def test_dopri5_step_of_a_linear_field_is_its_exponential(float64, generator):
 
 @pytest.mark.parametrize("method", ["rk4", "dopri5"])
 def test_jacobian_is_the_derivative_of_step(float64, generator, method):
-    model = _randomize(NeuralODE(3, NeuralODEConfig(width=8, depth=2, dt=0.05, method=method)), generator)
+    model = randomized(NeuralODE(3, NeuralODEConfig(width=8, depth=2, dt=0.05, method=method)), generator, 0.5)
     x = torch.randn(4, 3, generator=generator)
     with torch.no_grad():  # as the Lyapunov estimate calls it
         # rk4 rows are independent; dopri5's step sizes depend on the whole batch, so one row at a time.
@@ -65,7 +58,7 @@ def test_jacobian_is_the_derivative_of_step(float64, generator, method):
 def test_loss_is_the_mse_of_segments_stepped_from_their_observed_starts(float64, generator):
     # T = 7 steps in segments of 3: starts 0, 3, 6, the last one step long.
     cfg = NeuralODEConfig(width=8, depth=1, dt=0.05, shooting_length=3, continuity=0.5)
-    model = _randomize(NeuralODE(2, cfg), generator)
+    model = randomized(NeuralODE(2, cfg), generator, 0.5)
     x = torch.randn(2, 8, 2, generator=generator)
     errors, gaps = [], []
     for start in (0, 3, 6):
