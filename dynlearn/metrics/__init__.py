@@ -1,6 +1,16 @@
 """Long-term invariants and skill scores (definitions: DESIGN.md §5, reference/data_metrics.md §5)."""
 
+from ._energy import energy_spectrum as energy_spectrum
+from ._energy import energy_spectrum_error as energy_spectrum_error
 from ._ensemble import crps_ensemble as crps_ensemble
+from ._fields import CorrelationTime as CorrelationTime
+from ._fields import correlation_time as correlation_time
+from ._fields import relative_l2 as relative_l2
+from ._fields import relative_l2_by_lead as relative_l2_by_lead
+from ._fields import spatial_correlation as spatial_correlation
+from ._floods import annual_maxima as annual_maxima
+from ._floods import flood_f1 as flood_f1
+from ._floods import return_period_threshold as return_period_threshold
 from ._horizon import horizon_mse as horizon_mse
 from ._lyapunov import LyapunovResult as LyapunovResult
 from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
@@ -16,6 +26,7 @@ from ._protocol import stsp_bins as stsp_bins
 from ._rosenstein import lyap_rosenstein as lyap_rosenstein
 from ._skill import finite_median as finite_median
 from ._skill import kge as kge
+from ._skill import kge_prime as kge_prime
 from ._skill import median_over_cells as median_over_cells
 from ._skill import nse as nse
 from ._spectrum import d_h as d_h
