@@ -9,7 +9,8 @@ same number and length (the store's floor split, or its validation split). Each 
 collapsed or diverged by the rules of `dynlearn.metrics._protocol`; per-case figures follow
 as a secondary table. λ_max comes from Jacobian products + QR along each run, beside the
 catalogue's λ1 or, for measured data, Rosenstein's estimate from the test truths.
-Driven stores (with exogenous forcing) are judged by forecast skill instead (`_forecast_skill`).
+Driven stores (with exogenous forcing) are judged by forecast skill instead (`_forecast_skill`),
+2-D fields by their forecasts (`_evaluate_field`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._evaluate_field import FIELD_PROTOCOL, evaluate_field_forecast, field_table
 from ._forecast_skill import SKILL_PROTOCOL, evaluate_forecast_skill, skill_table
 from ._run import Run
 from ._settings import EvalSpec
@@ -29,6 +31,8 @@ from .atomic import atomic_write_json, atomic_write_text
 from .data import evaluation_cases, floor_cases, forcing_variables, open_store, validate
 from .metrics import PROTOCOL_VERSION, d_h, finite_median, pooled_d_stsp, vpt
 from .train import Judge, rosenstein
+
+ATTRACTOR_PROTOCOL = "attractor"
 
 
 def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> dict:
@@ -45,8 +49,11 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
     Raises:
         DataError: the store's test split cannot give one case of the protocol's length.
     """
-    if forcing_variables(open_store(run.data_store)):
-        metrics = evaluate_forecast_skill(run, spec)
+    protocol = protocol_of(open_store(run.data_store))
+    if protocol == SKILL_PROTOCOL:
+        metrics = evaluate_forecast_skill(run, spec, out_dir)
+    elif protocol == FIELD_PROTOCOL:
+        metrics = evaluate_field_forecast(run, spec)
     else:
         metrics = _evaluate_attractor(run, spec, out_dir, plots=plots)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -55,6 +62,14 @@ def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> 
     atomic_write_text(csv_text(rows), out_dir / "metrics_table.csv")
     atomic_write_text(markdown_text(rows), out_dir / "metrics_table.md")
     return metrics
+
+
+def protocol_of(ds) -> str:
+    """The protocol that judges models of store `ds`: forecast skill for driven stores (with
+    forcing), the field protocol for 2-D fields, protocol v2 (the attractor's invariants) else."""
+    if forcing_variables(ds):
+        return SKILL_PROTOCOL
+    return FIELD_PROTOCOL if ds.attrs["kind"] == "field2d" else ATTRACTOR_PROTOCOL
 
 
 @torch.no_grad()
@@ -126,7 +141,7 @@ def _evaluate_attractor(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool)
         "n_diverged": score.n_diverged,
         "lyap_max": finite_median(score.lyap),
         # A family without a step Jacobian has no λ_max: "not available" in the table, not 0 or NaN.
-        "lyap_max_available": run.model.has_jacobian,
+        "lyap_max_available": run.model.has_lyapunov,
         "lyap_max_ok_runs": finite_median(score.lyap[ok]) if ok else math.nan,
         "lyap_max_reference": lyap_ref,
         "lyap_max_reference_kind": judge.reference_kind,
@@ -158,6 +173,8 @@ def metrics_table(metrics: dict) -> list[dict]:
     """The headline figures as rows (metric, model, floor / reference, difference), for tables."""
     if metrics.get("protocol") == SKILL_PROTOCOL:
         return skill_table(metrics)
+    if metrics.get("protocol") == FIELD_PROTOCOL:
+        return field_table(metrics)
     fmt, minus = rounded, difference
     n, k = metrics["n_steps"], metrics["n_ics"]
     pooled = f"pooled over {k} ICs x {n} steps; floor: {metrics['floor_n_ics']} true {metrics['floor_split']} ICs"

@@ -40,6 +40,9 @@ class EvalSpec:
         bins: D_stsp bins per dimension (None: the documented rule, `metrics.stsp_bins`).
         dh_cutoff: keep frequencies up to this fraction of Nyquist in D_H (None: all).
         lead_steps: driven stores (with forcing) only: forecast lead times scored, in steps.
+        future_forcing: driven stores only: what drives a forecast after its issue time:
+            ``climatology`` (the training period's mean forcing of each cell: all a forecaster
+            knows then) or ``observed`` (the weather that came: a perfect-forcing hindcast).
         short_context: PhyxMamba's short-forecast protocol (`dynlearn._short_forecast`): true
             steps read before each forecast (None: the protocol is off).
         short_horizon, short_cases: its forecast length in steps and number of test cases.
@@ -56,6 +59,7 @@ class EvalSpec:
     bins: int | None = None
     dh_cutoff: float | None = None
     lead_steps: int = 7
+    future_forcing: str = "climatology"
     short_context: int | None = None
     short_horizon: int = 300
     short_cases: int = 100
@@ -69,6 +73,9 @@ class EvalSpec:
             raise ConfigError(f"eval.short_context must be >= 1 or null (off), got {self.short_context}")
         if self.transient < 0 or self.lyap_transient < 0:
             raise ConfigError("eval.transient and eval.lyap_transient must be >= 0")
+        if self.future_forcing not in ("climatology", "observed"):
+            raise ConfigError(f"eval.future_forcing must be climatology or observed (a perfect-forcing hindcast), "
+                              f"got {self.future_forcing!r}")
         if self.bins is not None and self.bins < 2:
             raise ConfigError(f"eval.bins must be >= 2 or null (the rule by dimension), got {self.bins}")
         if self.dh_cutoff is not None and not 0 < self.dh_cutoff <= 1:
@@ -114,10 +121,6 @@ class Settings:
         config["trainer"] = {k: v for k, v in config.get("trainer", {}).items()
                              if k not in ("progress", "wall_time_limit")}
         return _hash(config)
-
-
-# What vector model families learn (a 1-D field flattened); field families learn field stores.
-VECTOR_KINDS = ("ode", "field1d", "series")
 
 
 def build_settings(config: dict, *, check_model: bool = True) -> Settings:
@@ -228,15 +231,28 @@ def _model_size_options(model_name: str, model_cfg: dict, size: str, device: str
 
 def _check_family_fits_system(model_name: str, system) -> None:
     """Refuse a model family that cannot learn what the system gives, before anything is built."""
-    from .models import model_family
+    problem = family_misfit(model_name, system.kind, f"system {system.name!r}")
+    if problem:
+        raise ConfigError(problem)
 
-    layout = model_family(model_name).layout
-    if layout == "vector" and system.kind not in VECTOR_KINDS:
-        raise ConfigError(f"system {system.name!r} gives {system.kind} data; model {model_name!r} learns vectors "
-                          "(ODE states, recorded series or 1-D fields): choose such a system, or a field model")
-    if layout == "field" and system.kind != "grid":
-        raise ConfigError(f"model {model_name!r} learns driven field data (a river grid with its forcing); system "
-                          f"{system.name!r} gives {system.kind} data: use system=river data=river, or a vector model")
+
+# What each store kind holds, for the one-line refusals.
+_KIND_WORDS = {"ode": "ODE states", "series": "recorded series", "field1d": "1-D fields", "field2d": "2-D fields",
+               "grid": "river grids", "stations": "station series"}
+
+
+def family_misfit(model_name: str, kind: str, source: str) -> str | None:
+    """Why model family `model_name` cannot learn `kind` data from `source` (one line naming the
+    fix), or None when it can: each family declares the store kinds it reads (`AbstractModel.kinds`)."""
+    from .models import list_models, model_family
+
+    kinds = model_family(model_name).kinds
+    if kind in kinds:
+        return None
+    others = [name for name in list_models() if kind in model_family(name).kinds]
+    reads = ", ".join(_KIND_WORDS.get(k, k) for k in kinds)
+    return (f"{source} gives {kind} data; model {model_name!r} learns {reads} only: choose "
+            + (f"model={'|'.join(others)}" if others else "another store") + " for these data")
 
 
 def sized_model_options(options: dict, obs_dim: int) -> dict:

@@ -13,7 +13,9 @@ import numpy as np
 import torch
 
 from ._errors import ConfigError, DataError, TrainingDiverged
-from ._evaluate import evaluate
+from ._evaluate import evaluate, protocol_of
+from ._evaluate_field import FIELD_PROTOCOL, MIN_FIELD_STEPS
+from ._forecast_skill import SKILL_PROTOCOL
 from ._run import (
     CHECKPOINTS,
     check_resumable,
@@ -24,21 +26,19 @@ from ._run import (
     write_status,
 )
 from ._short_forecast import short_cases
-from ._settings import VECTOR_KINDS, EvalSpec, Settings, sized_model_options, timed_model_options
+from ._settings import EvalSpec, family_misfit, Settings, sized_model_options, timed_model_options
 from .data import (
-    FIELD_KINDS,
     Normalizer,
     WindowDataset,
     embed_store,
     evaluation_cases,
-    forcing_variables,
     forecast_inits,
     generate_store,
     validate,
 )
 from .metrics import TAIL_STEPS
 from .models import IOShape, make_model, model_family
-from .train import VALIDATION_TRANSIENT, Judge, fit
+from .train import VALIDATION_TRANSIENT, FieldJudge, Judge, fit
 
 
 def generate(settings: Settings, *, progress: bool = True) -> Path:
@@ -65,12 +65,15 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     family = model_family(settings.model_name)
     store = settings.data_store if settings.data_given else generate(settings, progress=settings.trainer.progress)
     ds = validate(store)  # refuses partial stores and NaNs before any run directory exists
-    driven = bool(forcing_variables(ds))
-    _check_family_fits(family, settings.model_name, ds, store)
+    protocol = protocol_of(ds)
+    _check_family_fits(settings.model_name, ds, store)
 
     def evaluable(data) -> None:  # a store the protocol cannot evaluate is refused now, not after training
-        if driven:
-            forecast_inits(data, "test", context=1, stride=1, lead=settings.eval.lead_steps)
+        if protocol == SKILL_PROTOCOL:
+            forecast_inits(data, "test", context=settings.eval.context, stride=1, lead=settings.eval.lead_steps)
+        elif protocol == FIELD_PROTOCOL:
+            evaluation_cases(data, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps,
+                             context=settings.eval.context, min_steps=MIN_FIELD_STEPS)
         else:
             evaluation_cases(data, "test", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps,
                              context=settings.eval.context)
@@ -86,8 +89,9 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         ds = validate(store, check_values=False)  # made from the values just checked
         how = "auto" if settings.delay_embedding == "auto" else "given"
         embedding = {**ds.attrs["delay_embedding"], "chosen": how}
-    # Selection by free-run invariants needs an attractor; a driven store keeps the last model.
-    validation = validation_judge(ds, settings) if settings.trainer.eval_every and not driven else None
+    # Selection by free-run invariants (or, on 2-D fields, by forecast error); a driven store keeps the last model.
+    validation = validation_judge(ds, settings) if settings.trainer.eval_every and protocol != SKILL_PROTOCOL \
+        else None
     # The store was just validated (values included); the dataset need not scan it again. It
     # gives the windows in the layout the family reads, with their forcing.
     train_data = WindowDataset(store, "train", settings.trainer.seq_len + 1, dtype=settings.dtype,
@@ -152,18 +156,24 @@ def evaluate_run(run_dir: str | Path, spec: EvalSpec | None = None) -> Path:
     return out
 
 
-def validation_judge(ds, settings: Settings) -> Judge:
+def validation_judge(ds, settings: Settings) -> Judge | FieldJudge:
     """Judges free runs from the validation cases, in the model's normalized units.
 
     Shorter runs than the test protocol's, but as many cases (>= 8 to see multistability) and
     the same collapse / divergence rules, so selection never keeps a model that fails them; and
     `trainer.probe_starts` more starts inside each case, judged for collapse and divergence only,
     so a coexisting attractor that catches a few starts in ten is seen before it is kept.
+    On 2-D fields, the test protocol's forecasts from the validation cases, by relative L2.
     """
+    normalize = Normalizer.from_attrs(ds.attrs).normalize
+    standardized = lambda x: normalize(torch.from_numpy(x.astype(np.float64))).numpy()  # noqa: E731
+    if protocol_of(ds) == FIELD_PROTOCOL:
+        cases = evaluation_cases(ds, "val", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps,
+                                 context=settings.eval.context, min_steps=MIN_FIELD_STEPS)
+        return FieldJudge(cases.map(standardized))
     cases = evaluation_cases(ds, "val", n_cases=settings.eval.n_ics, n_steps=settings.trainer.eval_steps,
                              context=settings.eval.context)
-    normalize = Normalizer.from_attrs(ds.attrs).normalize
-    cases = cases.map(lambda x: normalize(torch.from_numpy(x.astype(np.float64))).numpy())
+    cases = cases.map(standardized)
     probes = cases.inner_contexts(settings.trainer.probe_starts)
     return Judge.build(ds.attrs, cases, float(ds.attrs["dt"]), bins=settings.eval.bins,
                        dh_cutoff=settings.eval.dh_cutoff, transient=VALIDATION_TRANSIENT, probes=probes,
@@ -173,16 +183,11 @@ def validation_judge(ds, settings: Settings) -> Judge:
                        lyap_transient=min(settings.eval.lyap_transient, Judge.lyap_transient))
 
 
-def _check_family_fits(family, name: str, ds, store: Path) -> None:
-    """Vector families learn ODE states, recorded series and 1-D fields (flattened); field families
-    learn driven field stores (a river grid with its forcing), judged by forecast skill."""
-    kind, driven = ds.attrs["kind"], bool(forcing_variables(ds))
-    if family.layout == "vector" and kind not in VECTOR_KINDS:
-        raise DataError(f"{store} holds a {kind} store; model {name!r} learns vectors (ODE states, recorded series "
-                        "or 1-D fields): choose such a system or store, or a field model")
-    if family.layout == "field" and not (kind in FIELD_KINDS and driven):
-        raise DataError(f"{store} holds a {kind} store{'' if driven else ' without forcing'}; field model {name!r} "
-                        "learns driven field stores (a river grid) so far: choose system=river data=river")
+def _check_family_fits(name: str, ds, store: Path) -> None:
+    """Refuse a store whose kind the family does not learn (`AbstractModel.kinds`)."""
+    problem = family_misfit(name, ds.attrs["kind"], f"store {store}")
+    if problem:
+        raise DataError(problem)
 
 
 def _run_dir(settings: Settings) -> Path:

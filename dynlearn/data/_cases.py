@@ -62,7 +62,7 @@ class EvalCases:
 
 
 def evaluation_cases(ds: xr.Dataset, split: str, *, n_cases: int, n_steps: int,
-                     context: int = 1) -> EvalCases:
+                     context: int = 1, min_steps: int = MIN_CASE_STEPS) -> EvalCases:
     """Up to `n_cases` cases of `split` with up to `n_steps` true steps each.
 
     Args:
@@ -71,23 +71,25 @@ def evaluation_cases(ds: xr.Dataset, split: str, *, n_cases: int, n_steps: int,
         n_cases: cases wanted (fewer when the split holds fewer trajectories or periods).
         n_steps: true steps per case wanted (fewer when the data are shorter).
         context: observations in each context.
+        min_steps: fewest true steps a case may have (the invariants need MIN_CASE_STEPS;
+            the field protocol's short forecasts fewer).
 
     Raises:
-        DataError: the split is missing or too short for a case of MIN_CASE_STEPS true steps.
+        DataError: the split is missing or too short for a case of `min_steps` true steps.
     """
     layout = layout_of(ds)
     data = ds[layout.variable]
     if layout.split_dim == TRAJ:
         trajectories = split_indices(ds, split)[:n_cases]
-        _check(len(trajectories) > 0 and ds.sizes[TIME] >= context + MIN_CASE_STEPS, split,
-               ds.sizes[TIME] if len(trajectories) else 0, context)
+        _check(len(trajectories) > 0 and ds.sizes[TIME] >= context + min_steps, split,
+               ds.sizes[TIME] if len(trajectories) else 0, context, min_steps)
         n = min(n_steps, ds.sizes[TIME] - context)
         block = data.isel({TRAJ: trajectories, TIME: slice(0, context + n)}).values
         return EvalCases(block[:, :context], block[:, context:], tuple((int(j), 0) for j in trajectories), split)
     first, stop = _longest_period(split_indices(ds, split))
     length = stop - first
-    _check(length >= context + MIN_CASE_STEPS, split, length, context)
-    k = max(1, min(n_cases, length // (context + min(n_steps, MIN_CASE_STEPS))))
+    _check(length >= context + min_steps, split, length, context, min_steps)
+    k = max(1, min(n_cases, length // (context + min(n_steps, min_steps))))
     n = min(n_steps, length // k - context)
     starts = [first + i * (context + n) for i in range(k)]
     series = data.transpose(TIME, ...).values
@@ -121,9 +123,9 @@ def _longest_period(indices: np.ndarray) -> tuple[int, int]:
     return int(firsts[i]), int(lasts[i]) + 1
 
 
-def _check(ok: bool, split: str, length: int, context: int) -> None:
+def _check(ok: bool, split: str, length: int, context: int, min_steps: int) -> None:
     if not ok:
         raise DataError(
             f"the store's {split} split has {length} steps per case; evaluation needs at least "
-            f"{context + MIN_CASE_STEPS} ({context} context + {MIN_CASE_STEPS} true steps): use a longer "
+            f"{context + min_steps} ({context} context + {min_steps} true steps): use a longer "
             "series, a larger split fraction (ingest.split) or longer trajectories (data.n_steps)")

@@ -56,6 +56,9 @@ class AbstractModel(nn.Module, abc.ABC):
     """
 
     layout: ClassVar[Literal["vector", "field"]] = "vector"
+    # The store kinds (dynlearn.data's LAYOUTS) a family learns; a model is refused before training
+    # on any other. Vector families read a 1-D field flattened.
+    kinds: ClassVar[tuple[str, ...]] = ("ode", "field1d", "series")
     # The longest forecast a family supports, in steps (None: any); `dynlearn.forecast` refuses longer leads.
     max_lead: ClassVar[int | None] = None
 
@@ -128,6 +131,16 @@ class AbstractModel(nn.Module, abc.ABC):
     def has_jacobian(self) -> bool:
         """Whether this family provides `jacobian`."""
         return type(self).jacobian is not AbstractModel.jacobian
+
+    # Families whose `step` is a smooth torch function of the state set this: their λ_max comes
+    # from Jacobian-vector products (forward-mode autodiff) when they have no closed-form
+    # `jacobian`; fields whose states are too large for an M x M matrix take this road.
+    differentiable_step: ClassVar[bool] = False
+
+    @property
+    def has_lyapunov(self) -> bool:
+        """Whether the model's λ_max can be computed (a closed-form Jacobian or a differentiable step)."""
+        return self.has_jacobian or self.differentiable_step
 
     def write_report(self, out_dir: Path) -> list[Path]:
         """Write what is worth keeping about the trained model itself (tables, figures; e.g. a

@@ -27,11 +27,8 @@ from ._checkpoint import load_checkpoint
 from ._config import TrainerConfig
 from ._device import fork_rng, model_device
 from ._optim import make_optimizer, make_scheduler
+from ._field_judge import FieldJudge
 from ._scoring import Judge
-
-# Columns of train_log.csv around whatever the model's `loss` returns (its keys in the first epoch).
-VALIDATION_FIELDS = ("val_d_stsp", "val_d_h", "val_failed")
-
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -40,8 +37,8 @@ class TrainResult:
     Attributes:
         epochs_done: epochs completed (== config epochs unless stopped by the wall-time limit).
         stopped_early: True when the wall-time limit ended training.
-        best_score: (failed free runs, pooled D_stsp, pooled D_H) of the kept model on
-            validation free runs, if scored.
+        best_score: the kept model's validation key (`FreeRunScore.key`: failed free runs,
+            pooled D_stsp, pooled D_H; `FieldScore.key` on 2-D fields), if scored.
         best_epoch: the epoch of the kept model.
     """
 
@@ -54,7 +51,7 @@ class TrainResult:
 def fit(
     model: AbstractModel,
     train_data: WindowDataset,
-    validation: Judge | None,
+    validation: Judge | FieldJudge | None,
     config: TrainerConfig,
     checkpoint_dir: Path,
     *,
@@ -68,8 +65,9 @@ def fit(
         model: any `AbstractModel`, on the device and in the dtype to train in (CPU or CUDA).
         train_data: training windows (length seq_len + 1).
         validation: judges free runs from validation cases every `config.eval_every` epochs;
-            the model kept is the one with the fewest collapsed or diverged runs, then the
-            lowest pooled D_stsp, then D_H (None: keep the last model).
+            the model kept is the one with the smallest score key (`Judge`: the fewest
+            collapsed or diverged runs, then the lowest pooled D_stsp, then D_H; `FieldJudge`:
+            the fewest failed runs, then the relative L2) (None: keep the last model).
         config: trainer settings.
         checkpoint_dir: where checkpoints and the log go (created if missing).
         seed: seeds window sampling (NumPy) and the torch RNGs (noise, dropout), CUDA's included.
@@ -102,7 +100,7 @@ class _Job:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     data: WindowDataset
-    validation: Judge | None
+    validation: Judge | FieldJudge | None
     config: TrainerConfig
     checkpoint_dir: Path
     rng: np.random.Generator  # window sampling
@@ -115,7 +113,8 @@ def _fit(job: _Job, *, resume: bool) -> TrainResult:
     state = _TrainingState(best_model=None, best_score=None, best_epoch=0, epoch=0)
     if resume and (checkpoint_dir / "last.pt").exists():  # killed before its first epoch: start over
         state = _restore(checkpoint_dir / "last.pt", job)
-    log = _CsvLog(checkpoint_dir / "train_log.csv", keep_through_epoch=state.epoch)
+    log = _CsvLog(checkpoint_dir / "train_log.csv", keep_through_epoch=state.epoch,
+                  validation_fields=validation.fields if validation is not None else Judge.fields)
     started = time.monotonic()
     epochs = range(state.epoch, config.epochs)
     if config.progress:
@@ -131,8 +130,7 @@ def _fit(job: _Job, *, resume: bool) -> TrainResult:
         row = {"epoch": epoch + 1, **sums, "lr": optimizer.param_groups[0]["lr"]}
         if validation is not None and config.eval_every and (epoch + 1) % config.eval_every == 0:
             score = validation.score(model)
-            row.update(val_d_stsp=score.d_stsp, val_d_h=score.d_h,
-                       val_failed=score.n_collapsed + score.n_diverged)
+            row.update(score.row())
             if state.best_score is None or score.key() < state.best_score:
                 state.best_score, state.best_epoch = score.key(), epoch + 1
                 state.best_model = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -251,8 +249,8 @@ class _CsvLog:
     epoch, in order), lr, the validation scores and seconds. On resume, rows after the
     checkpoint's epoch are dropped and the columns stay those of the file."""
 
-    def __init__(self, path: Path, keep_through_epoch: int) -> None:
-        self.path, self.fields = path, None
+    def __init__(self, path: Path, keep_through_epoch: int, validation_fields: tuple[str, ...]) -> None:
+        self.path, self.fields, self.validation_fields = path, None, validation_fields
         rows = []
         if keep_through_epoch > 0 and path.exists():
             with path.open() as f:
@@ -266,8 +264,8 @@ class _CsvLog:
     def write(self, row: dict) -> None:
         header = self.fields is None
         if header:
-            losses = [k for k in row if k not in ("epoch", "lr", "seconds", *VALIDATION_FIELDS)]
-            self.fields = ["epoch", *losses, "lr", *VALIDATION_FIELDS, "seconds"]
+            losses = [k for k in row if k not in ("epoch", "lr", "seconds", *self.validation_fields)]
+            self.fields = ["epoch", *losses, "lr", *self.validation_fields, "seconds"]
         self._append([row], header=header)
 
     def _append(self, rows: list[dict], *, header: bool) -> None:

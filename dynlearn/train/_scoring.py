@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -56,6 +57,10 @@ class FreeRunScore:
         finite = lambda v: v if math.isfinite(v) else math.inf  # noqa: E731
         return self.n_collapsed + self.n_diverged, finite(self.d_stsp), finite(self.d_h)
 
+    def row(self) -> dict:
+        """The training log's validation columns (`Judge.fields`)."""
+        return {"val_d_stsp": self.d_stsp, "val_d_h": self.d_h, "val_failed": self.n_collapsed + self.n_diverged}
+
 
 @dataclass(frozen=True)
 class Judge:
@@ -89,6 +94,8 @@ class Judge:
     probes: np.ndarray | None = None
     probe_steps: int = 0
     seed: int = 0
+    # The columns its scores fill in the training log.
+    fields: ClassVar[tuple[str, ...]] = ("val_d_stsp", "val_d_h", "val_failed")
 
     @classmethod
     def build(cls, attrs: dict, cases: EvalCases, dt: float, *, bins: int | None = None, **options) -> Judge:
@@ -123,7 +130,7 @@ class Judge:
     def _score(self, model) -> FreeRunScore:
         param = next(model.parameters())
         context = torch.from_numpy(self.cases.contexts).to(param.device, param.dtype)
-        generated = model.rollout(context, self.transient + self.cases.n_steps).cpu().double().numpy()
+        generated = free_run(model, context, self.transient + self.cases.n_steps).cpu().double().numpy()
         lyap = model_lyapunov(model, context, self.lyap_steps, self.lyap_transient, self.dt)
         probes = None if self.probes is None else torch.from_numpy(self.probes).to(param.device, param.dtype)
         probe_status = () if probes is None else self._probe(model, probes)
@@ -138,28 +145,48 @@ class Judge:
         return FreeRunScore(stsp, dh, status, lyap, generated, probe_status)
 
     def _probe(self, model, contexts: torch.Tensor) -> tuple[str, ...]:
-        generated = model.rollout(contexts, self.transient + self.probe_steps).cpu().double().numpy()
+        generated = free_run(model, contexts, self.transient + self.probe_steps).cpu().double().numpy()
         return self._status(generated, model_lyapunov(model, contexts, self.lyap_steps, self.lyap_transient, self.dt))
 
     def _status(self, generated: np.ndarray, lyap: np.ndarray) -> tuple[str, ...]:
         return tuple(free_run_status(g, self.truth, lyap_max=float(lam)) for g, lam in zip(generated, lyap))
 
 
-def model_lyapunov(model, context: torch.Tensor, n_steps: int, n_transient: int, dt: float) -> np.ndarray:
-    """λ_max of the model along the free run from each context, (K,), by Jacobian products + QR
-    (`context` on the model's device).
+def free_run(model, context: torch.Tensor, n_steps: int) -> torch.Tensor:
+    """`model.rollout` from store-shaped contexts (K, C, *state_shape) -> (K, n_steps, *state_shape):
+    a field family reads and writes its one channel axis, which the cases do not carry."""
+    if type(model).layout == "vector":
+        return model.rollout(context, n_steps)
+    return model.rollout(context.unsqueeze(2), n_steps).squeeze(2)
 
-    NaN for every run when the model has no closed-form Jacobian of its step, or where the run
-    left the finite numbers.
+
+def model_lyapunov(model, context: torch.Tensor, n_steps: int, n_transient: int, dt: float) -> np.ndarray:
+    """λ_max of the model along the free run from each context, (K,), by tangent products + QR
+    (`context` on the model's device, store-shaped as in `free_run`).
+
+    The tangents come from the family's closed-form Jacobian, or from Jacobian-vector products of
+    its step on the flattened state (`differentiable_step`: fields, no M x M matrix). NaN for every
+    run when the model has neither, or where the run left the finite numbers.
     """
-    if not model.has_jacobian:
+    if not model.has_lyapunov:
         return np.full(len(context), math.nan)
     original = next(model.parameters()).dtype
     model.double()
     try:
-        z0 = model.initial_state(context.double())
-        result = lyapunov_spectrum(model.step, z0, n_steps, dt=dt, n_exponents=1,
-                                   n_transient=n_transient, jacobian=model.jacobian)
+        if model.has_jacobian:
+            z0 = model.initial_state(context.double())
+            result = lyapunov_spectrum(model.step, z0, n_steps, dt=dt, n_exponents=1,
+                                       n_transient=n_transient, jacobian=model.jacobian)
+        else:
+            state = model.initial_state(context.double().unsqueeze(2) if type(model).layout == "field"
+                                        else context.double())
+            shape = state.shape[1:]
+
+            def step(flat: torch.Tensor) -> torch.Tensor:  # (B, M) -> (B, M) for the Benettin loop
+                return model.step(flat.reshape(-1, *shape)).flatten(1)
+
+            result = lyapunov_spectrum(step, state.flatten(1), n_steps, dt=dt, n_exponents=1,
+                                       n_transient=n_transient)
     finally:
         model.to(original)
     return result.per_ic[:, 0].cpu().numpy()

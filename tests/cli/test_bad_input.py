@@ -19,7 +19,8 @@ CASES = {
     "negative dt": (["system.dt=-0.01"], "system.dt must be a positive number"),
     "wrong type": (["trainer.epochs=many"], "trainer.epochs must be int"),
     "unparsable override": (["trainer.epochs"], "write key=value"),
-    "vector model on a grid": (["system=river", "data=river"], "model 'alrnn' learns vectors"),
+    "vector model on a grid": (["system=river", "data=river"], "model 'alrnn' learns ODE states, 1-D fields, recorded series only: choose model=arx"),
+    "grid model on ODE data": (["model=arx"], "model 'arx' learns river grids only: choose model="),
     "unknown model size": (["model_size=huge"], "unknown model_size 'huge'"),
     "family without gpu sizes": (["model_size=gpu"], "model 'alrnn' has no gpu sizes"),
 }

@@ -51,6 +51,7 @@ class Persistence(AbstractModel):
 
 class FieldPersistence(Persistence):
     layout = "field"
+    kinds = ("grid",)
 
 
 class FlowMap(AbstractModel):

@@ -49,6 +49,7 @@ class ARX(AbstractModel):
 
     Config = ARXConfig
     layout = "field"
+    kinds = ("grid",)
 
     def __init__(self, io: IOShape | int, config: ARXConfig | None = None) -> None:
         super().__init__()
