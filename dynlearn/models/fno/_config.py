@@ -37,6 +37,15 @@ class FNOConfig:
         input_scale: the forcing is divided by this before it enters (stored in physical units:
             mm/day of rain are tens, standardized fields ~1).
         seed: seed of the parameter initialization.
+
+    The defaults of residual, rollout_steps and pushforward trained best in one comparison on
+    Kuramoto–Sivashinsky (L = 22, 64 points, one time unit per frame, standardized; history 4,
+    modes 16, width 20; 45 s of Adam at lr 2e-3 on one CPU thread per setting, one seed), relative
+    L2 of free runs after 1 / 20 steps on held-out trajectories:
+    one step, residual 0.004 / 0.21; 2 steps, residual 0.011 / 0.60, direct 0.016 / 0.65;
+    pushforward over 2 steps 0.006 / 0.28, over 3 steps 0.012 / 0.27. Unrolling with gradient
+    costs iterations that the one-step loss spends on more data within a CPU budget; where
+    rollouts are wanted, pushforward beat full backpropagation at equal cost.
     """
 
     history: int = 4
@@ -46,7 +55,7 @@ class FNOConfig:
     projection_ratio: float = 2.0
     positional: Literal["periodic", "grid", "none"] = "periodic"
     residual: bool = True
-    rollout_steps: int = 2
+    rollout_steps: int = 1
     pushforward: bool = False
     starts_per_window: int = 4
     loss: Literal["relative_l2", "mse"] = "relative_l2"

@@ -111,7 +111,7 @@ class FNO(AbstractModel):
         if x.shape[1] < needed:
             raise ConfigError(f"FNO: windows of {x.shape[1]} steps are shorter than history + rollout_steps = {needed}; "
                               f"set trainer.seq_len >= {needed - 1} (or lower model.history / model.rollout_steps)")
-        mask = torch.isfinite(x).flatten(1, 2).all(dim=1)  # (B, *spatial)
+        mask = _on_mask(x)
         x = torch.where(mask[:, None, None], x, 0.0)
         starts = _starts(x.shape[1] - needed + 1, cfg.starts_per_window, x.device)
         times = starts[:, None] + torch.arange(needed, device=x.device)  # (S, needed)
@@ -156,7 +156,7 @@ class FNO(AbstractModel):
             state: the last h frames; a cell NaN in any of them is off the mask and NaN in the new frame.
             u: the forcing at the predicted time (B, U, *spatial), or None.
         """
-        mask = torch.isfinite(state).flatten(1, 2).all(dim=1)  # (B, *spatial)
+        mask = _on_mask(state)
         frames = torch.where(mask[:, None, None], state, 0.0)
         new = self.predict(frames, mask, u if self.n_inputs else None)
         new = torch.where(mask.unsqueeze(1), new, float("nan"))
@@ -165,6 +165,11 @@ class FNO(AbstractModel):
     def observe(self, state: Tensor) -> Tensor:
         """The newest frame, (B, h, C, *spatial) -> (B, C, *spatial)."""
         return state[:, -1]
+
+
+def _on_mask(frames: Tensor) -> Tensor:
+    """The cells finite in every frame and channel, (B, T, C, *spatial) -> (B, *spatial) bool."""
+    return torch.isfinite(frames).flatten(1, 2).all(dim=1)
 
 
 def _starts(n_possible: int, wanted: int, device: torch.device) -> Tensor:
