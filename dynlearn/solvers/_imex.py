@@ -3,7 +3,8 @@
 For v̂' = L v̂ + F(t, v̂) in Fourier space, the stiff diagonal L (viscosity, drag) is treated
 by the trapezoidal rule (Crank–Nicolson, A-stable, no exponentials needed) and F (advection,
 forcing) by Heun's explicit predictor–corrector, so dt is limited by the CFL number of the
-advection only. This is the scheme of the FNO Navier–Stokes data generator (Li et al. 2021).
+advection only. Second order. (The FNO Navier–Stokes data generator of Li et al. 2021 uses
+Crank–Nicolson with a single explicit Euler stage instead: the same implicit part, first order.)
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ _FORCINGS = {  # with k0 = 2π/L; on the configs' domains these are the papers' 
     "kolmogorov": "velocity forcing sin(4 k0 y) x̂, i.e. f = −4 k0 cos(4 k0 y); on [0,2π]²",
 }
 _INITIAL_CONDITIONS = ("grf", "low_modes")
+_SAMPLER_VERSION = 2  # in `to_dict`, so the data hash changes whenever the ω0 law does
 
 
 def _like(z: Tensor, constants: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
@@ -44,6 +45,9 @@ class NavierStokes2D(SpectralPDE):
     modes with |k_x|, |k_y| < n/3 (2/3 rule, applied to ω̂ before and to the product after),
     so the discrete advection conserves energy and enstrophy exactly. ψ has zero mean. Step it
     with `dynlearn.solvers.make_imex_cn_heun_step` (IMEX Crank–Nicolson / Heun, second order).
+    FNO's own generator (Li et al. 2021) is first order instead: Crank–Nicolson for ν Δω with
+    one explicit Euler step for advection and forcing, at dt = 1e-4 on 256², dealiasing only
+    the product.
 
     This is a field: `dim` = n² degrees of freedom, `state_shape` = (n, n) and `state_names`
     names the one field variable. Tangent dynamics go through `jvp` / `vjp` (no n² × n² matrix).
@@ -138,6 +142,10 @@ class NavierStokes2D(SpectralPDE):
     def fno(cls, nu: float = 1e-3, n: int = 64, dt: float = 1e-3) -> NavierStokes2D:
         """The FNO benchmark (Li et al. 2021): [0,1]², f = 0.1(sin + cos)2π(x+y), no drag, GRF ω0.
 
+        ω0 has the law of FNO's GaussianRF(α = 2.5, τ = 7). The time stepping differs: FNO's
+        generator takes Crank–Nicolson (viscosity) with explicit Euler (advection, forcing),
+        first order in dt; ours is IMEX Crank–Nicolson / Heun, second order, so at the same dt
+        it is the more accurate of the two, and both converge to the same solution.
         The paper's ν are 1e-3, 1e-4 and 1e-5; it generates at 256² with dt = 1e-4 and
         downsamples to 64² (at ν = 1e-5 a native 64² run is under-resolved: generate finer and
         downsample for comparable data). dt = 1e-3 keeps dt·max(|u_x| + |u_y|)/dx ≤ 0.05 at 64²
@@ -233,9 +241,14 @@ class NavierStokes2D(SpectralPDE):
         ky, kx = self.wavenumbers
         k2 = ky**2 + kx**2
         if self.initial_condition == "grf":
-            # N(0, σ²(−Δ + τ²)^(−α)), σ = τ^(α − 1) = 7^1.5, τ = 7, α = 2.5, as FNO's
-            # GaussianRF: E|ω̂_k|²/n⁴ = σ²(|k|² + τ²)^(−α) per mode, zero mean.
-            spectrum = 7.0**1.5 * (k2 + 49.0) ** -1.25 * (k2 > 0)
+            # FNO's GaussianRF (Li et al. 2021, data_generation/navier_stokes/random_fields.py,
+            # τ = 7, α = 2.5, σ = τ^(α − 1) = 7^1.5) draws ĉ_k = n²√2 σ(|k|² + τ²)^(−α/2)(ξ + iη)
+            # on the full fftn grid, ξ, η ~ N(0, 1) each, ĉ_0 = 0, and keeps ω = Re ifftn(ĉ).
+            # Then fft2(ω)_k = (ĉ_k + conj ĉ_−k)/2, so E|ω̂_k|²/n⁴ = 2σ²(|k|² + τ²)^(−α) for every
+            # k ≠ 0, and ω is the stationary Gaussian field of that spectrum. Real white noise
+            # has E|rfft2(W)_k|² = n², so the filter n·√2 σ(|k|² + τ²)^(−α/2) gives the same
+            # spectrum, hence the same law (without the √2, half FNO's variance: sampler v1).
+            spectrum = math.sqrt(2) * 7.0**1.5 * (k2 + 49.0) ** -1.25 * (k2 > 0)
         else:
             # Modes 1 ≤ |k|/k0 ≤ 4, vorticity amplitudes ∝ 1/|k|, rescaled to rms 4 below.
             shell = k2.sqrt() / (2 * math.pi / self.params["L"])
@@ -262,6 +275,8 @@ class NavierStokes2D(SpectralPDE):
             "forcing": self.forcing,
             "forcing_description": _FORCINGS[self.forcing],
             "initial_condition": self.initial_condition,
+            # 2: the "grf" variance fixed to FNO's (v1 drew half of it); stores made by v1 differ.
+            "sampler_version": _SAMPLER_VERSION,
             "transient_time": self.transient_time,
             "lyapunov_time": self.lyapunov_time,
             "citation": _CITATIONS[self.forcing],
