@@ -9,15 +9,15 @@ coefficients, one trajectory at a time. The NumPy loop is timed on `--numpy-traj
 (its trajectories are independent, so the rate per trajectory-step does not depend on how many)
 and torch on the same subset and on the full ensemble. Rates are trajectory-steps per second.
 
-`--prototype` also times a leaner ETDRK4 step (complex coefficients cast once, shared E₂v,
-`addcmul` for the multiply-adds: 20 instead of 29 full-size pointwise ops and no per-step casts)
-as a drop-in physical-space step, and the same step rolled out in Fourier space with one batched
-irfft for the saved states (8 FFTs per step instead of 10): candidate changes for
-dynlearn/solvers/_etdrk4.py (on the shared machine their gain was within the noise; see
-bench/RESULTS.md).
+`make_etdrk4_step` returns a `SpectralStep`, so `rollout` steps û in Fourier space (8 FFTs per
+step) and writes each saved state with one irfft into a preallocated output; the step's
+coefficients are complex once and its multiply-adds fused (`torch.addcmul`). `--physical` also
+times the same step called in physical space (10 FFTs per step, the states stacked at the end:
+how `rollout` ran it before, though with the new step arithmetic). Repeats are interleaved and the load average is printed
+at the start and the end: other jobs on the machine change every rate.
 
 Run from the repository root:
-    .venv/bin/python bench/bench_ks.py --prototype
+    .venv/bin/python bench/bench_ks.py --n-steps 2000 --physical [--threads 2]
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from dynlearn.solvers import make_etdrk4_step, rollout
-from dynlearn.solvers._etdrk4 import _etdrk4_coefficients
 from dynlearn.systems import KuramotoSivashinsky
 
 
@@ -80,26 +79,6 @@ def numpy_ensemble(x0: np.ndarray, n_steps: int, L: float, h: float) -> np.ndarr
     return np.stack([numpy_ks_trajectory(u0, n_steps, L, h) for u0 in x0])  # (B, T, N)
 
 
-def make_lean_fourier_step(system: KuramotoSivashinsky, dt: float):
-    """Prototype: the same ETDRK4 step of û with fewer, fused pointwise ops, (..., K) -> (..., K)."""
-    e, e_error, e2, q, f1, f2, f3 = (c.to(torch.complex128) for c in _etdrk4_coefficients(system.linear, dt, 32))
-    q2, minus_q, f2x2 = 2 * q, -q, 2 * f2
-    nonlinear = system.nonlinear
-
-    def step(v):
-        nv = nonlinear(v)
-        e2v = e2 * v
-        a = torch.addcmul(e2v, q, nv)
-        na = nonlinear(a)
-        nb = nonlinear(torch.addcmul(e2v, q, na))
-        c = torch.addcmul(e2 * a, q2, nb).addcmul_(minus_q, nv)
-        nc = nonlinear(c)
-        small = (e_error * v).addcmul_(f1, nv).addcmul_(f2x2, na + nb).addcmul_(f3, nc)
-        return small.addcmul_(e, v)
-
-    return step
-
-
 def timed(fn, repeats: int = 1):
     """Best wall time over `repeats` calls, and the last result."""
     best = float("inf")
@@ -118,7 +97,7 @@ def main() -> None:
     parser.add_argument("--check-steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=2, help="best of this many runs of each timing")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--prototype", action="store_true", help="also time the proposed leaner step")
+    parser.add_argument("--physical", action="store_true", help="also time the step called in physical space")
     parser.add_argument("--compiled", type=int, default=0, help="also time rollout(fuse=this)")
     parser.add_argument("--profile", action="store_true", help="torch.profiler table of 100 eager steps")
     args = parser.parse_args()
@@ -154,23 +133,19 @@ def main() -> None:
         f"torch eager, {args.numpy_traj} traj": (n_sub, lambda: rollout(step, sub, args.n_steps)),
         f"torch eager, {args.n_traj} traj": (n_full, lambda: rollout(step, x0, args.n_steps)),
     }
-    if args.prototype:
-        lean = make_lean_fourier_step(system, dt)
-
-        def drop_in(u):
-            return torch.fft.irfft(lean(torch.fft.rfft(u)), n=n)
-
-        def spectral(x, n_steps):
-            return torch.fft.irfft(rollout(lean, torch.fft.rfft(x), n_steps), n=n)
+    if args.physical:
+        def physical(x):  # the step called on physical states, saved states stacked at the end
+            states = []
+            for _ in range(args.n_steps):
+                x = step(x)
+                states.append(x)
+            return torch.stack(states, -2)
 
         with torch.no_grad():
-            short = rollout(step, x0, args.check_steps)
-            for name, traj in (("drop-in", rollout(drop_in, x0, args.check_steps)),
-                               ("Fourier rollout", spectral(x0, args.check_steps))):
-                print(f"prototype {name} vs eager, {args.n_traj} orbits, max abs diff at step "
-                      f"{args.check_steps}: {(traj - short)[:, -1].abs().max():.1e}")
-        cases[f"prototype lean step, {args.n_traj} traj"] = (n_full, lambda: rollout(drop_in, x0, args.n_steps))
-        cases[f"prototype lean, Fourier rollout, {args.n_traj} traj"] = (n_full, lambda: spectral(x0, args.n_steps))
+            gap = (physical(x0)[:, : args.check_steps] - rollout(step, x0, args.check_steps)).abs().amax((0, 2))
+        print(f"Fourier-space rollout vs physical-space steps, {args.n_traj} orbits: max abs diff "
+              f"{gap[0]:.1e} at step 1, {gap[-1]:.1e} at step {args.check_steps}")
+        cases[f"torch, physical-space steps, {args.n_traj} traj"] = (n_full, lambda: physical(x0))
     if args.compiled:
         with torch.no_grad():
             _, t_compile = timed(lambda: rollout(step, x0, args.compiled, fuse=args.compiled))
