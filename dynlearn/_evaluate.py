@@ -160,11 +160,15 @@ def _evaluate_attractor(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool)
             lyapunov_time=lyap_time, seed=judge.seed)
     if plots and test.truths.ndim == 3:
         out_dir.mkdir(parents=True, exist_ok=True)
-        from ._plots import plot_attractors, plot_spectra
+        from ._plots import plot_attractors, plot_space_time, plot_spectra
 
         shown = ok[0] if ok else 0
         physical = _on_arrays(run.normalizer.denormalize)(attractor[shown])
-        plot_attractors(test.truths[shown], physical, out_dir / "attractor.png", names=run.meta.get("state_names"))
+        if ds.attrs["kind"] == "field1d":  # a field is seen in space and time, not in 3 of its dimensions
+            plot_space_time(test.truths[shown], physical, dt, out_dir / "space_time.png")
+        else:
+            plot_attractors(test.truths[shown], physical, out_dir / "attractor.png",
+                            names=run.meta.get("state_names"))
         plot_spectra(test.truths[shown], physical, dt, out_dir / "power_spectra.png")
     return metrics
 

@@ -111,7 +111,7 @@ def field_table(metrics: dict) -> list[dict]:
         row("energy spectrum error", metrics["spectrum_error"], base["spectrum_error"]),
         row(f"correlation time (> {CORRELATION_THRESHOLD}) [time units, median]", metrics["correlation_time"],
             base["correlation_time"],
-            f"persistence; {metrics['correlation_censored']} forecast(s) never dropped below"),
+            f"persistence; {metrics['correlation_censored']} of the model's forecasts never dropped below"),
         {"metric": "failed forecasts", "model": metrics["n_failed"], "reference": 0, "model - reference": None,
          "reference_kind": f"non-finite of {k}"},
     ]

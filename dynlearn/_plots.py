@@ -33,9 +33,27 @@ def plot_attractors(truth: np.ndarray, generated: np.ndarray, path: Path, names=
     plt.close(fig)
 
 
-def plot_spectra(truth: np.ndarray, generated: np.ndarray, dt: float, path: Path, smoothing: float = 20.0) -> None:
-    """Smoothed, normalized power spectra per dimension (the quantity D_H compares)."""
-    d = truth.shape[1]
+def plot_space_time(truth: np.ndarray, generated: np.ndarray, dt: float, path: Path, steps: int = 800) -> None:
+    """True vs generated 1-D fields (T, X) as space-time images of their first `steps` steps (the
+    view of a Kuramoto–Sivashinsky run: travelling and merging cells), on one colour scale."""
+    n = min(steps, len(truth), len(generated))
+    low, high = np.nanpercentile(truth[:n], [1, 99])
+    fig, axes = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
+    for ax, data, title in zip(axes, (truth, generated), ("true", "generated")):
+        ax.imshow(data[:n].T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=low, vmax=high,
+                  extent=(0, n * dt, 0, data.shape[1]))
+        ax.set_ylabel("grid point")
+        ax.set_title(title)
+    axes[-1].set_xlabel("time")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_spectra(truth: np.ndarray, generated: np.ndarray, dt: float, path: Path, smoothing: float = 20.0,
+                 max_dims: int = 4) -> None:
+    """Smoothed, normalized power spectra of the first `max_dims` dimensions (the quantity D_H compares)."""
+    d = min(truth.shape[1], max_dims)
     fig, axes = plt.subplots(1, d, figsize=(4 * d, 3.2), squeeze=False)
     freqs = np.fft.rfftfreq(truth.shape[0], dt)
     for i, ax in enumerate(axes[0]):

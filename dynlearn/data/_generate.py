@@ -11,6 +11,7 @@ import torch
 import zarr
 
 from .._errors import ConfigError, DataError
+from ..solvers import SpectralStep
 from ..systems import SDESystem, add_observation_noise
 from ._chunks import CHECKSUMMED
 from ._datasheet import write_datasheet
@@ -301,6 +302,8 @@ def _flat(step, shape: tuple[int, ...]):
     """`step` on states flattened to (B, prod(shape)), the form `rollout` iterates."""
     if len(shape) == 1:
         return step
+    if isinstance(step, SpectralStep):  # keeps its Fourier-space rollout (`SpectralStep.flattened`)
+        return step.flattened()
     return lambda x: step(x.reshape(x.shape[0], *shape)).reshape(x.shape[0], -1)
 
 

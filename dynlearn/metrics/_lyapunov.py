@@ -172,6 +172,10 @@ def _tangent_map(step: Step, jacobian: Step | None) -> TangentStep:
 
     def push(x: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
         # Rows are independent, so one jvp of the batched step gives J_b v_b for every b.
+        if q.shape[-1] == 1:  # λ_max alone: one plain jvp gives the step too, without vmap's per-op cost
+            y, tangent = torch.func.jvp(step, (x,), (q[..., 0],))
+            return y, tangent.unsqueeze(-1)
+
         def directional(v: Tensor) -> Tensor:
             return torch.func.jvp(step, (x,), (v,))[1]
 

@@ -4,6 +4,12 @@ from dynlearn.models.alrnn import ALRNN as ALRNN
 from dynlearn.models.alrnn import ALRNNConfig as ALRNNConfig
 from dynlearn.models.arx import ARX as ARX
 from dynlearn.models.arx import ARXConfig as ARXConfig
+from dynlearn.models.convlstm import ConvLSTM as ConvLSTM
+from dynlearn.models.convlstm import ConvLSTMConfig as ConvLSTMConfig
+from dynlearn.models.convs5 import ConvS5 as ConvS5
+from dynlearn.models.convs5 import ConvS5Config as ConvS5Config
+from dynlearn.models.fno import FNO as FNO
+from dynlearn.models.fno import FNOConfig as FNOConfig
 from dynlearn.models.koopman import Koopman as Koopman
 from dynlearn.models.koopman import KoopmanConfig as KoopmanConfig
 from dynlearn.models.latent_sde import LatentSDE as LatentSDE
@@ -18,4 +24,4 @@ from dynlearn.models._registry import list_models as list_models
 from dynlearn.models._registry import make_model as make_model
 from dynlearn.models._registry import model_family as model_family
 
-__all__ = ["ALRNN", "ALRNNConfig", "ARX", "ARXConfig", "AbstractModel", "IOShape", "Koopman", "KoopmanConfig", "LatentSDE", "LatentSDEConfig", "NeuralODE", "NeuralODEConfig", "PhyxMamba", "PhyxMambaConfig", "list_models", "make_model", "model_family"]
+__all__ = ["ALRNN", "ALRNNConfig", "ARX", "ARXConfig", "AbstractModel", "ConvLSTM", "ConvLSTMConfig", "ConvS5", "ConvS5Config", "FNO", "FNOConfig", "IOShape", "Koopman", "KoopmanConfig", "LatentSDE", "LatentSDEConfig", "NeuralODE", "NeuralODEConfig", "PhyxMamba", "PhyxMambaConfig", "list_models", "make_model", "model_family"]

@@ -13,13 +13,16 @@ from typing import Any
 from dynlearn._errors import ConfigError
 from dynlearn.models.alrnn import ALRNN
 from dynlearn.models.arx import ARX
+from dynlearn.models.convlstm import ConvLSTM
+from dynlearn.models.convs5 import ConvS5
+from dynlearn.models.fno import FNO
 from dynlearn.models.koopman import Koopman
 from dynlearn.models.latent_sde import LatentSDE
 from dynlearn.models.neural_ode import NeuralODE
 from dynlearn.models.phyxmamba import PhyxMamba
 from dynlearn.models._base import AbstractModel, IOShape
 
-MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX, "koopman": Koopman,
+MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX, "convlstm": ConvLSTM, "convs5": ConvS5, "fno": FNO, "koopman": Koopman,
                                          "latent_sde": LatentSDE, "neural_ode": NeuralODE, "phyxmamba": PhyxMamba}
 
 

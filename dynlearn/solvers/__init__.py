@@ -15,8 +15,10 @@ from dynlearn.solvers._rk import (
 from dynlearn.solvers._rollout import rollout, spin_up
 from dynlearn.solvers._select import make_system_step
 from dynlearn.solvers._tableau import EULER, HEUN, RK4, RK38, TABLEAUX, ButcherTableau
+from dynlearn.solvers._spectral import SpectralStep as SpectralStep
 
 __all__ = [
+    "SpectralStep",
     "ADAPTIVE_METHODS",
     "EULER",
     "HEUN",

@@ -137,6 +137,8 @@ class KuramotoSivashinsky(SpectralPDE):
             "solver": "etdrk4",
             "dealias": self.dealias,
             "lyapunov_time": self.lyapunov_time,
+            # 2: generated on Fourier modes (SpectralStep rollout), equal to v1 up to rounding per step
+            "solver_version": 2,
             "transient_time": self.transient_time,
             "citation": _CITATION,
         }

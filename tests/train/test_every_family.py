@@ -33,8 +33,8 @@ sys.exit(main(sys.argv[1:]))
 
 
 def overrides(model: str, data) -> list[str]:
-    if model_family(model).layout == "field":  # field families learn the driven river grid
-        return [*TINY_RIVER, f"model={model}", f"paths.data={data}"]
+    if model_family(model).layout == "field":  # field families learn the driven river grid, at their small sizes
+        return [*TINY_RIVER, f"model={model}", "model_size=small", f"paths.data={data}"]
     return ["+exp=lorenz", f"model={model}", "debug=fast", f"paths.data={data}"]
 
 

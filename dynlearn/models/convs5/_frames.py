@@ -107,6 +107,7 @@ class FrameModel(AbstractModel):
 
     layout = "field"
     kinds = ("field1d", "field2d", "grid")
+    differentiable_step = True  # λ_max by Jacobian-vector products of `step`
 
     def __init__(self, io: IOShape | int, config: FrameConfig,
                  make_layer: Callable[[int, torch.Generator], SequenceLayer]) -> None:

@@ -46,6 +46,7 @@ class FNO(AbstractModel):
     Config = FNOConfig
     layout = "field"
     kinds = ("field1d", "field2d", "grid")
+    differentiable_step = True  # λ_max by Jacobian-vector products of `step`
 
     def __init__(self, io: IOShape | int, config: FNOConfig | None = None) -> None:
         super().__init__()
