@@ -1,10 +1,13 @@
-"""Invariants of several runs side by side, refused unless they share test data and protocol.
+"""Headline figures of several runs side by side, refused unless they share test data and protocol.
 
-A run is judged by its newest ``metrics.json`` of evaluation protocol 2: the newest
-``eval-<ts>/`` folder that has one, else the one training wrote. Two runs are comparable when
-their ``protocol_version`` and ``test_data`` (store, its hash, the cases, lengths, context) are
-equal; anything else would compare numbers measured on different yardsticks. Beside the rows,
-one row per model family: the median over its runs (seeds) of each number.
+A run is judged by its newest ``metrics.json`` of a current protocol version (protocol v2 for
+attractors, the field protocol, forecast skill): the newest ``eval-<ts>/`` folder that has one,
+else the one training wrote. Two runs are comparable when their protocol, ``protocol_version``
+and ``test_data`` (store, its hash, the cases, lengths, context) are equal, and whatever else
+their protocol's `Headline.alike` names (forecast skill: the future forcing and the leads);
+anything else would compare numbers measured on different yardsticks. The columns are the
+protocol's headline figures (`_headlines`). Beside the rows, one row per model family: the
+median over its runs (seeds) of each number.
 """
 
 from __future__ import annotations
@@ -21,38 +24,37 @@ from pathlib import Path
 import yaml
 
 from ._errors import ConfigError
+from ._headlines import HEADLINES, LABELS, Headline, cell, headline_of, is_current, metrics_protocol, protocol_text
 from ._run import STATUS, read_status, timestamp
 from .atomic import atomic_write_text
 
-PROTOCOL = 2
 METRICS = "metrics.json"
 
-# The columns of a comparison, in order; `run`, `evaluation`, `model` and `seed` name the row.
-COLUMNS = ("run", "evaluation", "model", "seed", "d_stsp", "d_stsp_floor", "d_h", "d_h_floor",
-           "lyap_max", "lyap_max_reference", "lyap_rel_error", "vpt", "vpt_unit", "n_ics", "n_collapsed",
-           "n_diverged", "train_seconds")
-# The per-family table: medians over each family's runs of these numbers.
-FAMILY_COLUMNS = ("model", "runs", "d_stsp", "d_h", "lyap_rel_error", "vpt", "n_collapsed", "n_diverged",
-                  "train_seconds")
-LABELS = {"d_stsp": "D_stsp", "d_stsp_floor": "D_stsp floor", "d_stsp_excess": "D_stsp - floor",
-          "d_h": "D_H", "d_h_floor": "D_H floor", "d_h_excess": "D_H - floor", "lyap_max": "λ_max",
-          "lyap_max_reference": "λ_max ref", "lyap_rel_error": "λ_max rel. error", "vpt": "VPT",
-          "vpt_unit": "VPT unit", "n_ics": "ICs", "n_collapsed": "collapsed", "n_diverged": "diverged",
-          "train_seconds": "training [s]", "runs": "runs"}
+
+def run_columns(headline: Headline) -> tuple[str, ...]:
+    """The columns of a comparison, in order; ``run``, ``evaluation``, ``model`` and ``seed`` name the row."""
+    return ("run", "evaluation", "model", "seed", *headline.columns, "train_seconds")
+
+
+def family_columns(headline: Headline) -> tuple[str, ...]:
+    """The columns of the per-family table: medians over each family's runs of the numbers after ``runs``."""
+    return ("model", "runs", *headline.family, "train_seconds")
 
 
 def compare_runs(paths: list[str | Path]) -> list[dict]:
-    """One row of headline invariants per run found in `paths`.
+    """One row of headline figures per run found in `paths`.
 
     Args:
         paths: run directories, or folders searched recursively for run directories.
 
     Returns:
-        Rows keyed by `COLUMNS` (``run`` as found, ``evaluation`` the metrics' folder inside it).
+        Rows keyed by `run_columns` of the runs' protocol (``run`` as found, ``evaluation`` the
+        metrics' folder inside it), and ``protocol``.
 
     Raises:
-        ConfigError: a path is missing or holds no evaluated run, or two runs were evaluated on
-            different test data or with different protocol versions.
+        ConfigError: a path is missing or holds no evaluated run, two runs were evaluated on
+            different test data or with different protocols or versions, or the runs have only
+            metrics of an older protocol version.
     """
     runs = find_runs(paths)
     found = [(run, *latest_metrics(run)) for run in runs]
@@ -63,24 +65,25 @@ def compare_runs(paths: list[str | Path]) -> list[dict]:
             raise ConfigError(f"runs {first_run} and {run} were not evaluated alike ({difference}); compare "
                               "runs of the same test data and protocol, or re-evaluate: "
                               "python -m dynlearn evaluate run=<run dir>")
-    if first.get("protocol_version") != PROTOCOL:
-        raise ConfigError(f"run {first_run} has only protocol version {first.get('protocol_version')} metrics; "
+    if not is_current(first):
+        raise ConfigError(f"run {first_run} has only {protocol_text(first)} metrics; "
                           f"re-evaluate it: python -m dynlearn evaluate run={first_run}")
+    headline = headline_of(first)
     rows = []
     for run, source, metrics in found:
         config = _config(run)
+        figures = headline.figures(metrics)
         rows.append({"run": str(run), "evaluation": str(source.parent.relative_to(run)),
                      "model": (config.get("model") or {}).get("name"), "seed": config.get("seed"),
-                     "model_options": _options_key(config.get("model") or {}),
-                     **{key: metrics.get(key) for key in COLUMNS[4:]},
-                     "lyap_rel_error": invariants(metrics)["lyap_rel_error"],
+                     "model_options": _options_key(config.get("model") or {}), "protocol": headline.protocol,
+                     **{key: figures[key] for key in headline.columns},
                      "train_seconds": read_status(run).get("train_seconds")})
     return rows
 
 
 def by_family(rows: list[dict]) -> list[dict]:
     """One row per model family and options (in order of first appearance): the median over its
-    runs (seeds) of each number in `FAMILY_COLUMNS` (None where no run has it). A family trained
+    runs (seeds) of each number in `family_columns` (None where no run has it). A family trained
     with different options (e.g. Koopman with and without re-encoding) gets one row per options,
     labelled by a short hash of them."""
     groups: dict[tuple, list[dict]] = {}
@@ -89,11 +92,12 @@ def by_family(rows: list[dict]) -> list[dict]:
     variants: dict[str, int] = {}
     for model, _ in groups:
         variants[model] = variants.get(model, 0) + 1
+    headline = _headline(rows)
     out = []
     for (model, options), members in groups.items():
         label = model if variants[model] == 1 else f"{model} [{options}]"
         summary = {"model": label, "runs": len(members)}
-        for key in FAMILY_COLUMNS[2:]:
+        for key in family_columns(headline)[2:]:
             values = [float(r[key]) for r in members if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
             summary[key] = statistics.median(values) if values else None
         out.append(summary)
@@ -122,7 +126,8 @@ def find_runs(paths: list[str | Path]) -> list[Path]:
 
 
 def latest_metrics(run_dir: Path) -> tuple[Path, dict]:
-    """The newest protocol-2 ``metrics.json`` of a run (else its newest of any version), and its path.
+    """The newest ``metrics.json`` of a run of a current protocol version (else its newest of any
+    version), and its path.
 
     Raises:
         ConfigError: the run has no metrics at all (it is unfinished, or diverged).
@@ -132,44 +137,21 @@ def latest_metrics(run_dir: Path) -> tuple[Path, dict]:
     if not loaded:
         raise ConfigError(f"run {run_dir} has no {METRICS} (unfinished or diverged); evaluate it: "
                           f"python -m dynlearn evaluate run={run_dir}")
-    current = [item for item in loaded if item[1].get("protocol_version") == PROTOCOL]
+    current = [item for item in loaded if is_current(item[1])]
     return (current or loaded)[-1]
-
-
-def invariants(metrics: dict) -> dict:
-    """The headline invariants of one ``metrics.json``, with the excess over each floor.
-
-    Missing or non-finite numbers become None; ``lyap_rel_error`` is |λ - λ_ref| / |λ_ref|.
-    """
-    def number(key):
-        value = metrics.get(key)
-        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-    def minus(a, b):
-        return None if a is None or b is None else a - b
-
-    lyap, reference = number("lyap_max"), number("lyap_max_reference")
-    return {
-        "d_stsp": number("d_stsp"), "d_stsp_floor": number("d_stsp_floor"),
-        "d_stsp_excess": minus(number("d_stsp"), number("d_stsp_floor")),
-        "d_h": number("d_h"), "d_h_floor": number("d_h_floor"),
-        "d_h_excess": minus(number("d_h"), number("d_h_floor")),
-        "lyap_max": lyap,
-        "lyap_rel_error": abs(lyap - reference) / abs(reference) if lyap is not None and reference else None,
-        "vpt": number("vpt"), "n_collapsed": number("n_collapsed"), "n_diverged": number("n_diverged"),
-    }
 
 
 def write_comparison(rows: list[dict], out_dir: Path) -> tuple[str, Path]:
     """Write ``compare-<timestamp>.md`` (the runs, then the medians by family) and ``.csv`` (the
     runs) into `out_dir`; returns the markdown and its path."""
+    headline = _headline(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"compare-{timestamp()}"
     shown = [{**row, "run": link(Path(row["run"]), out_dir)} for row in rows]
-    text = (markdown(shown, COLUMNS) + "\nMedian over each family's runs (seeds); VPT: normalized-error "
-            "threshold (vpt_nrmse).\n\n" + markdown(by_family(rows), FAMILY_COLUMNS))
+    text = (markdown(shown, run_columns(headline)) + f"\nMedian over each family's runs (seeds); {headline.note}\n\n"
+            + markdown(by_family(rows), family_columns(headline)))
     atomic_write_text(text, stem.with_suffix(".md"))
-    atomic_write_text(csv_text(rows, COLUMNS), stem.with_suffix(".csv"))
+    atomic_write_text(csv_text(rows, run_columns(headline)), stem.with_suffix(".csv"))
     return text, stem.with_suffix(".md")
 
 
@@ -198,23 +180,25 @@ def csv_text(rows: list[dict], columns) -> str:
     return out.getvalue()
 
 
-def cell(value) -> str:
-    """A table cell: numbers to 4 significant digits, missing ones as n/a."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+def _headline(rows: list[dict]) -> Headline:
+    """The headline of the protocol `compare_runs` found for `rows` (all share it)."""
+    return HEADLINES[rows[0]["protocol"]]
 
 
 def _difference(a: dict, b: dict) -> str | None:
     """What makes two metrics incomparable, in a few words; None when they are comparable."""
+    if metrics_protocol(a) != metrics_protocol(b):
+        return f"protocol {metrics_protocol(a)} vs {metrics_protocol(b)}"
     if a.get("protocol_version") != b.get("protocol_version"):
         return f"protocol_version {a.get('protocol_version')} vs {b.get('protocol_version')}"
     data_a, data_b = a.get("test_data") or {}, b.get("test_data") or {}
     for key in sorted(set(data_a) | set(data_b)):
         if data_a.get(key) != data_b.get(key):
             return f"test_data.{key} {_short(data_a.get(key))} vs {_short(data_b.get(key))}"
+    alike = headline_of(a).alike if headline_of(a) else ()
+    for key in alike:
+        if a.get(key) != b.get(key):
+            return f"{key} {_short(a.get(key))} vs {_short(b.get(key))}"
     return None
 
 

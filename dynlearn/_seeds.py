@@ -5,6 +5,8 @@ sampling) runs over ``seed, seed+1, ..., seed+seeds-1``. Each seed trains in a s
 ``python -m dynlearn train <overrides> seed=k seeds=null``, so a diverged or crashed seed stops
 nothing else and ``jobs`` of them can run at once. A seed whose finished run (state complete,
 same run hash) already exists is skipped, so rerunning the command finishes what is missing.
+The summary holds the headline figures of the seeds' protocol (`_headlines`): the invariants
+of protocol v2, the field protocol's forecast errors, or forecast skill.
 """
 
 from __future__ import annotations
@@ -20,17 +22,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from ._compare import LABELS, cell, csv_text, invariants, latest_metrics, link, relative
+from ._compare import csv_text, latest_metrics, link, relative
 from ._errors import DynlearnError
+from ._headlines import LABELS, Headline, cell, headline_of
 from ._run import STATUS, read_status, write_status
 from ._settings import Settings
 from ._workflow import generate
 from ._compose import load_settings
 from .atomic import atomic_write_text
-
-# The invariants summarized across seeds, in order.
-INVARIANTS = ("d_stsp", "d_stsp_excess", "d_h", "d_h_excess", "lyap_max", "lyap_rel_error", "vpt",
-              "n_collapsed", "n_diverged")
 
 
 @dataclass(frozen=True)
@@ -121,23 +120,36 @@ def finished_run(settings: Settings) -> Path | None:
 
 
 def summarize_seeds(run_dirs: list[Path]) -> list[dict]:
-    """Median ± MAD (unscaled), min and max of each invariant over the runs that have metrics.
+    """Median ± MAD (unscaled), min and max of each headline figure over the runs that have metrics.
 
     Args:
-        run_dirs: run directories; those without metrics (diverged, unfinished) are left out.
+        run_dirs: run directories; those without metrics (diverged, unfinished) are left out, and
+            so are those judged by another protocol than the first run with metrics.
 
     Returns:
-        One row per invariant: ``invariant, median, mad, min, max, n`` (None where n is 0).
+        One row per figure of the runs' protocol's `Headline.summary`: ``<noun>, median, mad,
+        min, max, n`` (None where n is 0), where the noun is the headline's (``invariant`` for
+        protocol v2, ``metric`` for the others) and names the figure.
     """
-    return _statistics([v for v in map(_invariants, run_dirs) if v is not None])
+    headline, values = _seed_figures(run_dirs)
+    return _statistics(headline, [v for v in values if v is not None])
 
 
-def _statistics(values: list[dict]) -> list[dict]:
+def _seed_figures(run_dirs: list[Path | None]) -> tuple[Headline, list[dict | None]]:
+    """The protocol of the first run with metrics (protocol v2 when none has any), and each run's
+    headline figures under it (None: no metrics, or another protocol's)."""
+    found = [_metrics(run_dir) for run_dir in run_dirs]
+    known = [headline_of(m) for m in found if m is not None and headline_of(m) is not None]
+    headline = known[0] if known else headline_of({})  # no metrics: protocol v2's figures, all n/a
+    return headline, [headline.figures(m) if m is not None and headline_of(m) is headline else None for m in found]
+
+
+def _statistics(headline: Headline, values: list[dict]) -> list[dict]:
     rows = []
-    for key in INVARIANTS:
+    for key in headline.summary:
         xs = [v[key] for v in values if v[key] is not None]
         median = statistics.median(xs) if xs else None
-        rows.append({"invariant": key, "median": median,
+        rows.append({headline.noun: key, "median": median,
                      "mad": statistics.median(abs(x - median) for x in xs) if xs else None,
                      "min": min(xs, default=None), "max": max(xs, default=None), "n": len(xs)})
     return rows
@@ -149,8 +161,10 @@ def write_seed_summary(runs: list[SeedRun], out_dir: Path, *, title: str) -> str
     The CSV holds one row per seed (its run directory relative to `out_dir`) followed by rows
     ``median``, ``mad``, ``min`` and ``max`` in the ``seed`` column. Returns the markdown.
     """
-    values = {run.seed: _invariants(run.run_dir) for run in runs}
-    stats = _statistics([v for v in values.values() if v is not None])
+    headline, found = _seed_figures([run.run_dir for run in runs])
+    values = {run.seed: v for run, v in zip(runs, found)}
+    stats = _statistics(headline, [v for v in found if v is not None])
+    noun, figures = headline.noun, headline.summary
     out_dir.mkdir(parents=True, exist_ok=True)
     per_seed = []
     for run in runs:
@@ -159,18 +173,18 @@ def write_seed_summary(runs: list[SeedRun], out_dir: Path, *, title: str) -> str
                          "run": link(run.run_dir, out_dir) if run.run_dir else run.message})
     n_ok = sum(1 for row in per_seed if row["state"] == "complete")
     lines = [f"# {title}", "", f"{n_ok} of {len(runs)} seeds complete; median ± MAD (min–max) over them.", "",
-             "| invariant | median ± MAD (min–max) | n |", "|---|---|---|"]
-    lines += [f"| {LABELS[row['invariant']]} | {_spread(row)} | {row['n']} |" for row in stats]
-    lines += ["", "| seed | state | " + " | ".join(LABELS[k] for k in INVARIANTS) + " | run |",
-              "|" + "---|" * (len(INVARIANTS) + 3)]
-    lines += ["| " + " | ".join(cell(row.get(k)) for k in ("seed", "state", *INVARIANTS, "run")) + " |"
+             f"| {noun} | median ± MAD (min–max) | n |", "|---|---|---|"]
+    lines += [f"| {LABELS[row[noun]]} | {_spread(row)} | {row['n']} |" for row in stats]
+    lines += ["", "| seed | state | " + " | ".join(LABELS[k] for k in figures) + " | run |",
+              "|" + "---|" * (len(figures) + 3)]
+    lines += ["| " + " | ".join(cell(row.get(k)) for k in ("seed", "state", *figures, "run")) + " |"
               for row in per_seed]
     text = "\n".join(lines) + "\n"
     rows = [{**row, "run": relative(run.run_dir, out_dir) if run.run_dir else ""}
             for row, run in zip(per_seed, runs)]
-    rows += [{"seed": name, **{s["invariant"]: s[name] for s in stats}} for name in ("median", "mad", "min", "max")]
+    rows += [{"seed": name, **{s[noun]: s[name] for s in stats}} for name in ("median", "mad", "min", "max")]
     atomic_write_text(text, out_dir / "summary.md")
-    atomic_write_text(csv_text(rows, ("seed", "state", *INVARIANTS, "run")), out_dir / "summary.csv")
+    atomic_write_text(csv_text(rows, ("seed", "state", *figures, "run")), out_dir / "summary.csv")
     return text
 
 
@@ -215,19 +229,16 @@ def _describe(run: SeedRun) -> str:
     where = f"{run.run_dir} " if run.run_dir else ""
     if run.state != "complete":
         return f"{where}{run.state}: {run.message} ({run.seconds:.0f} s)"
-    v = _invariants(run.run_dir) or {}
-    return (f"{where}D_stsp {cell(v.get('d_stsp'))} (floor {cell(v.get('d_stsp_floor'))}) "
-            f"D_H {cell(v.get('d_h'))} (floor {cell(v.get('d_h_floor'))}) λ_max {cell(v.get('lyap_max'))} "
-            f"VPT {cell(v.get('vpt'))} collapsed {cell(v.get('n_collapsed'))} "
-            f"diverged {cell(v.get('n_diverged'))} {run.seconds:.0f} s")
+    headline, (figures,) = _seed_figures([run.run_dir])
+    return f"{where}{headline.brief(figures or {})} {run.seconds:.0f} s"
 
 
-def _invariants(run_dir: Path | None) -> dict | None:
-    """The run's invariants, or None if it has no metrics (diverged, failed, unfinished)."""
+def _metrics(run_dir: Path | None) -> dict | None:
+    """The run's newest metrics, or None if it has none (diverged, failed, unfinished)."""
     if run_dir is None:
         return None
     try:
-        return invariants(latest_metrics(run_dir)[1])
+        return latest_metrics(run_dir)[1]
     except DynlearnError:
         return None
 
