@@ -50,7 +50,7 @@ def _commands() -> dict[str, Command]:
                             "run=<run dir> (required) input=<store> (required) forecast.lead forecast.members "
                             "forecast.perturbation forecast.stride forecast.split forecast.chunk_inits "
                             "forecast.context forecast.seed forecast.progress threads"),
-        "compare": Command(_compare, "invariants of runs side by side (same test data, same protocol)",
+        "compare": Command(_compare, "headline figures of runs side by side (same test data, same protocol)",
                            "runs=<run dir>|<folder of runs>|[a,b] (required)"),
         "validate": Command(_validate, "check a store: schema and completeness; deep=true also reads every chunk "
                             "(checksums, NaN/Inf)", "store=<path> (required) deep=true|false"),
@@ -163,9 +163,10 @@ def command_help(command: str) -> str:
     if command == "compare":
         lines += ["", "compare keys: runs=<run dir> | <folder searched for runs> | [<a>,<b>,...] (required),",
                   "  paths.runs (the output goes to <paths.runs>/compare/)",
-                  "Each run is read from its newest metrics.json of protocol version 2 (the newest eval-*/",
-                  "  folder that has one, else the run's own); runs evaluated on different test data or with",
-                  "  another protocol version are refused (re-evaluate them: python -m dynlearn evaluate run=...).",
+                  "Each run is read from its newest metrics.json of a current protocol version (protocol version 2,",
+                  "  field_forecast, forecast_skill; the newest eval-*/ folder that has one, else the run's own); runs of",
+                  "  another protocol, version or test data (forecast skill: future forcing, leads) are refused",
+                  "  (re-evaluate them: python -m dynlearn evaluate run=...).",
                   "--cfg prints the composed config and exits; nothing is written."]
         return "\n".join(lines)
     if command == "train":
