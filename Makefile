@@ -54,5 +54,13 @@ bench: setup
 	$(BIN)/python bench/bench_training.py --exp rossler --seeds 3 --jobs 2
 	$(BIN)/python bench/bench_training.py --exp lorenz96 --seeds 3 --jobs 2
 
+# neuraloperator's FNO for bench/bench_fno_vs_neuralop.py only (never `make test`). --no-deps: the package
+# and the three modules `from neuralop.models import FNO` imports; its full set (wandb and the rest) would
+# move opentelemetry-api, which Prefect uses, and SFNO's torch-harmonics is optional. Pins the project's
+# torch, numpy, zarr stay.
+.PHONY: bench-extras
+bench-extras: setup
+	$(BIN)/pip install --quiet --no-deps neuraloperator==2.0.0 tensorly==0.10.0 tensorly-torch==0.5.0 opt-einsum==3.4.0
+
 clean:
 	rm -rf $(VENV) .prefect
