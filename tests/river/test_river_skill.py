@@ -2,7 +2,6 @@
 persistence baseline, the climatology baseline and the flood F1 recomputed by hand, and forecasts
 after the issue time see the training period's mean forcing unless a hindcast is asked for."""
 
-import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 
 import dynlearn
 from dynlearn.metrics import annual_maxima, flood_f1, kge_prime, nse, return_period_threshold
-from tests.forecast.conftest import FAMILIES, families, make_run  # noqa: F401  (fixture)
+from tests.forecast.conftest import FAMILIES, FieldPersistence, families, make_run  # noqa: F401  (fixture)
 from tests.helpers import REPO
 
 # Eight years of an 8 x 8 basin: 70 % (5.6 years) of training for the flood thresholds.
@@ -69,30 +68,11 @@ def test_persistence_scores_as_the_baseline_and_the_baselines_are_the_hand_compu
     assert "KGE′ at lead 3 (median over cells)" in (tmp_path / "eval" / "metrics_table.md").read_text()
 
 
-class Runoff(dynlearn.models.AbstractModel):
+class Runoff(FieldPersistence):
     """Tomorrow's discharge = the first forcing channel (it shows which forcing a forecast saw)."""
 
-    layout = "field"
-    kinds = ("grid",)
-
-    @dataclasses.dataclass
-    class Config:
-        pass
-
-    def __init__(self, io, config=None):
-        super().__init__()
-
-    def loss(self, batch):
-        raise NotImplementedError
-
-    def initial_state(self, context, u=None):
-        return context[:, -1, 0]
-
     def step(self, state, u=None):
-        return u[:, 0]
-
-    def observe(self, state):
-        return state.unsqueeze(1)
+        return u[:, :1]
 
 
 @pytest.mark.parametrize("future", ["climatology", "observed"])
