@@ -69,8 +69,8 @@ def evaluate_field_forecast(run: Run, spec: EvalSpec) -> dict:
 
     model_scores = scores(forecast, finite)
     persistence_scores = scores(persistence, np.ones(len(test), dtype=bool))
-    per_case = [{"trajectory": test.origins[k][0], "finite": bool(finite[k]),
-                 "rel_l2": float(space_time_l2(forecast[k:k + 1], truth[k:k + 1])[0]) if finite[k] else math.nan}
+    by_case = np.where(finite, space_time_l2(np.nan_to_num(forecast), truth), math.nan)  # (K,)
+    per_case = [{"trajectory": test.origins[k][0], "finite": bool(finite[k]), "rel_l2": float(by_case[k])}
                 for k in range(len(test))]
     return {
         "protocol": FIELD_PROTOCOL,

@@ -77,7 +77,7 @@ def evaluate_forecast_skill(run: Run, spec: EvalSpec, out_dir: Path | None = Non
     forecasts = {
         "model": generated[:, :, observed],
         "persistence": np.repeat(contexts[:, -1:, observed], spec.lead_steps, axis=1),
-        "climatology": _day_of_year_climatology(ds, train, observed)[_day_of_year(ds, days)],
+        "climatology": _day_of_year_climatology(history, _day_of_year(ds, train))[_day_of_year(ds, days)],
     }
     truth = truths[:, :, observed]
     by_lead, per_cell = [], []
@@ -136,11 +136,9 @@ def _day_of_year(ds, steps: np.ndarray) -> np.ndarray:
     return steps % 365
 
 
-def _day_of_year_climatology(ds, train: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """The training period's mean discharge of each cell on each day of the year, over a window of
-    ±CLIMATOLOGY_HALF_WINDOW days (circular), (366, cells)."""
-    q = ds["discharge"].values[train][:, cells]  # (days, cells)
-    doy = _day_of_year(ds, train)
+def _day_of_year_climatology(q: np.ndarray, doy: np.ndarray) -> np.ndarray:
+    """The mean of daily values `q` (days, cells) on each day of the year, over a window of
+    ±CLIMATOLOGY_HALF_WINDOW days (circular), (366, cells); `doy` (days,) their days of the year."""
     sums, counts = np.zeros((366, q.shape[1])), np.zeros(366)
     np.add.at(sums, doy, q)
     np.add.at(counts, doy, 1)
