@@ -32,7 +32,7 @@ from ._run import Run
 from ._settings import EvalSpec
 from ._tables import csv_text, difference, rounded
 from .atomic import atomic_write_text
-from .data import TIME, forcing_variables, forecast_inits, split_indices, validate
+from .data import TIME, climatological_forcing, forecast_inits, split_indices, validate
 from .metrics import annual_maxima, finite_median, flood_f1, kge, kge_prime, nse, return_period_threshold
 
 SKILL_PROTOCOL = "forecast_skill"
@@ -59,9 +59,8 @@ def evaluate_forecast_skill(run: Run, spec: EvalSpec, out_dir: Path | None = Non
     contexts, truths, forcing = inits.read(ds, slice(None))  # (n, C, H, W), (n, L, H, W), (n, C + L, U, H, W)
     train = split_indices(ds, "train")
     if spec.future_forcing == "climatology":  # what is known at the issue time: the forcing's climate only
-        mean = np.stack([np.nanmean(ds[name].values[train], axis=0) for name in forcing_variables(ds)])
         forcing = forcing.copy()
-        forcing[:, spec.context:] = mean
+        forcing[:, spec.context:] = climatological_forcing(ds)
     # One member, no perturbation: the batch forecast job's own rollout (dynlearn.forecast).
     one = ForecastSpec(lead=spec.lead_steps, context=spec.context, progress=False)
     generated = forecast_chunk(run, contexts, forcing, one, torch.Generator())[:, 0]  # (n, L, H, W)

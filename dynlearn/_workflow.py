@@ -94,8 +94,10 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         else None
     # The store was just validated (values included); the dataset need not scan it again. It
     # gives the windows in the layout the family reads, with their forcing.
-    train_data = WindowDataset(store, "train", settings.trainer.seq_len + 1, dtype=settings.dtype,
-                               layout=family.layout, check_values=False)
+    trainer = settings.trainer
+    train_data = WindowDataset(store, "train", trainer.seq_len + 1, dtype=settings.dtype, layout=family.layout,
+                               check_values=False, climatology_from=trainer.forecast_context
+                               if trainer.future_forcing == "climatology" else None)
     io = IOShape(train_data.item_shape, train_data.forcing_shape)
     options = timed_model_options(sized_model_options(settings.model_options, io.dim), float(ds.attrs["dt"]))
     options = family.resolve_options(options, lambda: train_data.trajectory(0)["x"].numpy())  # e.g. delays left null

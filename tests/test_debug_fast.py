@@ -14,6 +14,7 @@ import yaml
 
 from dynlearn import ConfigError
 from dynlearn._compose import load_config
+from dynlearn._settings import build_settings
 from dynlearn.cli import load_settings, main
 from dynlearn.models import model_family
 from tests.helpers import REPO
@@ -29,12 +30,13 @@ def test_every_experiment_and_model_shrinks_with_debug_fast(monkeypatch, exp, mo
     monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
     overrides = [f"model={model}", *([f"+exp={exp}"] if exp else [])]
     config = load_config([*overrides, "debug=fast"])  # every pair composes
-    kind = load_settings(overrides, check_model=False).system.kind
+    full = build_settings(load_config(overrides), check_model=False)  # compared with, not built
+    kind = full.system.kind
     if kind not in model_family(model).kinds:  # e.g. a field family and an ODE experiment: refused in one line
         with pytest.raises(ConfigError, match=f"gives {kind} data; model '{model}' learns .* only: choose"):
-            load_settings([*overrides, "debug=fast"])
+            build_settings(config)
         return
-    full, fast = load_settings(overrides), load_settings([*overrides, "debug=fast"])
+    fast = build_settings(config)  # builds the small model
     assert fast.trainer.epochs == 4 and fast.trainer.batches_per_epoch == 5 and fast.eval.n_ics == 2
     assert fast.threads == 1
     own = REPO / "conf" / "exp_debug" / f"{exp}_fast.yaml"  # what an experiment's data need on top

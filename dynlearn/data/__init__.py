@@ -36,6 +36,7 @@ from ._schema import SPLITS as SPLITS
 from ._schema import TIME as TIME
 from ._schema import TRAJ as TRAJ
 from ._schema import Layout as Layout
+from ._schema import climatological_forcing as climatological_forcing
 from ._schema import forcing_variables as forcing_variables
 from ._schema import layout_of as layout_of
 from ._schema import open_store as open_store

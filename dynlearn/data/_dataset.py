@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from ._chunks import readable
 from ._normalization import Normalizer
-from ._schema import TIME, TRAJ, forcing_variables, layout_of, split_indices, validate
+from ._schema import TIME, TRAJ, climatological_forcing, forcing_variables, layout_of, split_indices, validate
 
 
 # Store kinds whose states are fields; models may read them with a channel axis.
@@ -47,6 +47,10 @@ class WindowDataset(Dataset):
         dtype: dtype of the returned windows.
         in_memory: read the split once and keep it (small stores); otherwise read per item.
         check_values: scan the store for NaN/Inf (skip it only when the caller just did).
+        climatology_from: windows shaped like forecasts issued at this step's start: from this
+            step of each window on, the forcing is the training split's mean per cell
+            (`climatological_forcing`) instead of the observed, as a forecast made without future
+            weather sees it (None: the observed forcing throughout).
 
     Items are dicts of tensors, time first, for every store kind:
     ``"x"``: the states, (window, D) in the vector layout, (window, 1, X) / (window, 1, Y, X) /
@@ -59,7 +63,7 @@ class WindowDataset(Dataset):
 
     def __init__(self, path: str | Path, split: str, window: int, *, layout: str | None = None,
                  normalize: bool = True, dtype: torch.dtype = torch.float32, in_memory: bool = True,
-                 check_values: bool = True) -> None:
+                 check_values: bool = True, climatology_from: int | None = None) -> None:
         ds = validate(path, check_values=check_values)
         self.path = Path(path)
         self.split = split
@@ -92,6 +96,13 @@ class WindowDataset(Dataset):
         self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._data = self._forcing_data = None
         self._ds = None
+        self.climatology_from = climatology_from
+        self._climatology = None
+        if climatology_from is not None:
+            if not 0 <= climatology_from < self.window:
+                raise ValueError(f"climatology_from {climatology_from} is outside windows of {self.window} steps")
+            if self.forcing_names:
+                self._climatology = climatological_forcing(ds)  # (U, *state_shape)
 
     def __len__(self) -> int:
         return int(self._offsets[-1])
@@ -131,6 +142,9 @@ class WindowDataset(Dataset):
         j, offset = self._segment_of(np.asarray(indices))
         steps = offset[:, None] + np.arange(self.window)[None, :]
         x, u = self._blocks(j, steps)
+        if self._climatology is not None:
+            u = u.copy()
+            u[:, self.climatology_from:] = self._climatology
         firsts = np.array([0 if self.by_trajectory else self.segments[k][1] for k in j], dtype=np.int64)
         index = np.stack([np.array([self.segments[k][0] for k in j], dtype=np.int64), firsts + offset], axis=1)
         return {"x": self._prepare(x), "u": self._forcing(u, x.shape[:2]), "index": torch.from_numpy(index)}

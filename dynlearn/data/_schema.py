@@ -82,6 +82,20 @@ def forcing_variables(ds: xr.Dataset) -> tuple[str, ...]:
                         if name != layout.variable and v.dims == layout.dims))
 
 
+def climatological_forcing(ds: xr.Dataset) -> np.ndarray:
+    """The training split's mean of each forcing variable per cell, (U, *state dims without traj
+    and time), NaN where a cell has no finite value: what a forecaster knows of the future forcing
+    at its issue time (the forcing's climate, not the weather to come)."""
+    layout = layout_of(ds)
+    train = split_indices(ds, "train")
+    lead = (TRAJ, TIME) if layout.split_dim == TRAJ else (TIME,)
+    means = []
+    for name in forcing_variables(ds):
+        values = ds[name].isel({layout.split_dim: train}).transpose(*lead, ...).values
+        means.append(np.nanmean(values.reshape(-1, *values.shape[len(lead):]), axis=0))
+    return np.stack(means) if means else np.zeros((0,))
+
+
 def layout_of(ds_or_attrs) -> Layout:
     """The `Layout` of a store, from its Dataset or attrs."""
     attrs = getattr(ds_or_attrs, "attrs", ds_or_attrs)

@@ -30,6 +30,11 @@ class TrainerConfig:
             coexisting attractor catches one start in five passes unseen one time in four.
         wall_time_limit: seconds after which training stops cleanly at an epoch end (null: none).
         max_loss: a loss above this (or NaN/Inf) counts as divergence.
+        future_forcing: driven stores: ``observed`` (windows carry the observed forcing) or
+            ``climatology`` (from step `forecast_context` of each window on, the training split's
+            mean forcing per cell: windows shaped like the forecasts evaluation makes without
+            future weather, `eval.future_forcing`).
+        forecast_context: the issue step of those windows (the steps read before a forecast).
         progress: show a progress bar.
     """
 
@@ -48,6 +53,8 @@ class TrainerConfig:
     probe_starts: int = 3
     wall_time_limit: float | None = None
     max_loss: float = 1e4
+    future_forcing: str = "observed"
+    forecast_context: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -68,5 +75,11 @@ class TrainerConfig:
             raise ConfigError(f"trainer.eval_every must be >= 0, got {self.eval_every}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError("trainer.grad_clip must be positive or null")
+        if self.future_forcing not in ("observed", "climatology"):
+            raise ConfigError(f"trainer.future_forcing must be observed or climatology, got {self.future_forcing!r}")
+        if self.future_forcing == "climatology" and not (
+                self.forecast_context is not None and 1 <= self.forecast_context <= self.seq_len):
+            raise ConfigError(f"trainer.future_forcing=climatology needs trainer.forecast_context between 1 and "
+                              f"trainer.seq_len ({self.seq_len}), got {self.forecast_context}")
         if self.wall_time_limit is not None and self.wall_time_limit <= 0:
             raise ConfigError("trainer.wall_time_limit must be positive (seconds) or null")

@@ -93,3 +93,18 @@ def test_grid_datasheet(store):
     for needle in ("`discharge(time, lat, lon)`, shape (60, 12, 10)", "split by time: train 42, val 9, test 9",
                    "t = 2000-01-01 … 2000-02-29", "simulated days/s", "D8", "NaN off the river"):
         assert needle in text, needle
+
+
+def test_forecast_windows_carry_the_training_mean_forcing_after_the_issue_step(store):
+    """climatology_from=k: steps 0..k-1 observed, from k on each cell's training-period mean."""
+    ds = validate(store)
+    observed = WindowDataset(store, "val", window=4, normalize=False, dtype=torch.float64)
+    forecast = WindowDataset(store, "val", window=4, normalize=False, dtype=torch.float64, climatology_from=2)
+    mean = np.stack([ds[name].values[:42].mean(axis=0) for name in ("evapotranspiration", "precipitation")])
+    batch, plain = forecast.batch(np.arange(len(forecast))), observed.batch(np.arange(len(observed)))
+    np.testing.assert_array_equal(batch["x"].numpy(), plain["x"].numpy())
+    np.testing.assert_array_equal(batch["u"][:, :2].numpy(), plain["u"][:, :2].numpy())
+    np.testing.assert_allclose(batch["u"][:, 2:].numpy(), np.broadcast_to(mean, batch["u"][:, 2:].shape), rtol=1e-12)
+    assert not np.allclose(plain["u"][:, 2:].numpy(), batch["u"][:, 2:].numpy())  # the weather differs from its mean
+    with pytest.raises(ValueError, match="outside windows"):
+        WindowDataset(store, "val", window=4, climatology_from=4)

@@ -197,6 +197,24 @@ def test_rollout_loss_averages_the_free_run_errors_from_evenly_spaced_starts(gen
     torch.testing.assert_close(model.loss({"x": x, "u": u})["loss"], torch.stack(errors).mean(), rtol=1e-12, atol=0)
 
 
+def test_input_noise_perturbs_the_frames_read_in_training_only(generator):
+    """Training: the loss of frames + σ·ε (ε the next draws of torch's generator) against clean
+    targets; evaluation mode: exactly the noiseless loss."""
+    noisy, clean = _model(input_noise=0.1), _model()
+    x, u = _data(generator, steps=4)  # one start: frames 0..2 in, 3 out
+    noisy.eval()
+    torch.testing.assert_close(noisy.loss({"x": x, "u": u})["loss"], clean.loss({"x": x, "u": u})["loss"],
+                               rtol=0, atol=0)
+    noisy.train()
+    torch.manual_seed(5)
+    loss = noisy.loss({"x": x, "u": u})["loss"]
+    torch.manual_seed(5)
+    frames = x[:, :3] + 0.1 * torch.randn_like(x[:, :3])
+    predicted = clean.observe(clean.step(clean.initial_state(frames), u[:, 3]))
+    torch.testing.assert_close(loss, _relative_l2(predicted, x[:, 3]), rtol=1e-12, atol=0)
+    assert not torch.isclose(loss, clean.loss({"x": x, "u": u})["loss"])
+
+
 def test_pushforward_scores_the_last_step_and_backpropagates_through_it_only(generator):
     model = _model(rollout_steps=3, starts_per_window=1, pushforward=True)
     x, u = _data(generator, steps=6)

@@ -102,3 +102,7 @@ def test_unknown_optimizer_or_schedule_is_a_config_error():
         dataclasses.replace(CONFIG, optimizer="sgdd")
     with pytest.raises(ConfigError, match="trainer.scheduler 'linear'"):
         dataclasses.replace(CONFIG, scheduler="linear")
+    with pytest.raises(ConfigError, match="trainer.future_forcing must be observed or climatology"):
+        dataclasses.replace(CONFIG, future_forcing="forecast")
+    with pytest.raises(ConfigError, match="needs trainer.forecast_context"):
+        dataclasses.replace(CONFIG, future_forcing="climatology")

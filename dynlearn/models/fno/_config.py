@@ -34,6 +34,10 @@ class FNOConfig:
             (0: every start), batched together so that a long window is not spent on one sample.
         loss: ``relative_l2`` (per sample ‖ŷ - y‖ / ‖y‖, neuraloperator's ``LpLoss`` and the
             paper's metric) or ``mse``.
+        input_noise: standard deviation of Gaussian noise added to the frames a training rollout
+            starts from (standardized units; the targets stay clean), so the model learns to pull a
+            slightly-off state back toward the data (Sanchez-Gonzalez et al. 2020, "Learning to
+            Simulate Complex Physics with Graph Networks", ICML: noise against rollout drift). 0: off.
         input_scale: the forcing is divided by this before it enters (stored in physical units:
             mm/day of rain are tens, standardized fields ~1).
         seed: seed of the parameter initialization.
@@ -59,6 +63,7 @@ class FNOConfig:
     pushforward: bool = False
     starts_per_window: int = 4
     loss: Literal["relative_l2", "mse"] = "relative_l2"
+    input_noise: float = 0.0
     input_scale: float = 10.0
     seed: int = 0
 
@@ -73,6 +78,7 @@ class FNOConfig:
             (self.rollout_steps >= 1, "rollout_steps must be >= 1"),
             (self.starts_per_window >= 0, "starts_per_window must be >= 0 (0: every start)"),
             (self.loss in ("relative_l2", "mse"), "loss must be relative_l2 or mse"),
+            (self.input_noise >= 0, "input_noise must be >= 0"),
             (self.input_scale > 0, "input_scale must be positive"),
         ]
         for ok, message in checks:

@@ -121,6 +121,8 @@ class FNO(AbstractModel):
         mask = mask.repeat_interleave(len(starts), dim=0)
 
         frames, errors = windows[:, :cfg.history], []
+        if cfg.input_noise > 0 and self.training:  # off the mask the frames stay 0
+            frames = frames + cfg.input_noise * torch.randn_like(frames) * mask[:, None, None]
         for j in range(cfg.rollout_steps):
             t = cfg.history + j
             scored = not cfg.pushforward or j == cfg.rollout_steps - 1
