@@ -148,5 +148,5 @@ def load_run(run_dir: str | Path, checkpoint: str = "best") -> Run:
     state = load_checkpoint(run_dir / CHECKPOINTS / f"{checkpoint}.pt")
     model.load_state_dict(state["model"] if "model" in state and "optimizer" in state else state)
     model.eval()
-    normalizer = Normalizer(tuple(meta["norm_mean"]), tuple(meta["norm_std"]))
+    normalizer = Normalizer.from_lists(meta["norm_mean"], meta["norm_std"])
     return Run(run_dir, config, model, normalizer, meta)

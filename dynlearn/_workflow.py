@@ -30,6 +30,7 @@ from ._settings import EvalSpec, family_misfit, Settings, sized_model_options, t
 from .data import (
     Normalizer,
     WindowDataset,
+    cell_normalizer,
     embed_store,
     evaluation_cases,
     forecast_inits,
@@ -89,14 +90,15 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         ds = validate(store, check_values=False)  # made from the values just checked
         how = "auto" if settings.delay_embedding == "auto" else "given"
         embedding = {**ds.attrs["delay_embedding"], "chosen": how}
+    trainer = settings.trainer
+    normalizer = cell_normalizer(store) if trainer.normalization == "cell" else Normalizer.from_attrs(ds.attrs)
     # Selection by free-run invariants (or, on 2-D fields, by forecast error); a driven store keeps the last model.
-    validation = validation_judge(ds, settings) if settings.trainer.eval_every and protocol != SKILL_PROTOCOL \
+    validation = validation_judge(ds, settings, normalizer) if trainer.eval_every and protocol != SKILL_PROTOCOL \
         else None
     # The store was just validated (values included); the dataset need not scan it again. It
     # gives the windows in the layout the family reads, with their forcing.
-    trainer = settings.trainer
     train_data = WindowDataset(store, "train", trainer.seq_len + 1, dtype=settings.dtype, layout=family.layout,
-                               check_values=False, climatology_from=trainer.forecast_context
+                               check_values=False, normalizer=normalizer, climatology_from=trainer.forecast_context
                                if trainer.future_forcing == "climatology" else None)
     io = IOShape(train_data.item_shape, train_data.forcing_shape)
     options = timed_model_options(sized_model_options(settings.model_options, io.dim), float(ds.attrs["dt"]))
@@ -115,8 +117,8 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
         "state_names": ds.attrs.get("state_names"),
         "system": ds.attrs["system"],
         "data_store": str(Path(store).resolve()),
-        "norm_mean": list(train_data.normalizer.mean),
-        "norm_std": list(train_data.normalizer.std),
+        "norm_mean": normalizer.tolist()[0],
+        "norm_std": normalizer.tolist()[1],
         "delay_embedding": embedding,
     }
     try:
@@ -158,7 +160,7 @@ def evaluate_run(run_dir: str | Path, spec: EvalSpec | None = None) -> Path:
     return out
 
 
-def validation_judge(ds, settings: Settings) -> Judge | FieldJudge:
+def validation_judge(ds, settings: Settings, normalizer: Normalizer | None = None) -> Judge | FieldJudge:
     """Judges free runs from the validation cases, in the model's normalized units.
 
     Shorter runs than the test protocol's, but as many cases (>= 8 to see multistability) and
@@ -167,7 +169,7 @@ def validation_judge(ds, settings: Settings) -> Judge | FieldJudge:
     so a coexisting attractor that catches a few starts in ten is seen before it is kept.
     On 2-D fields, the test protocol's forecasts from the validation cases, by relative L2.
     """
-    normalize = Normalizer.from_attrs(ds.attrs).normalize
+    normalize = (normalizer or Normalizer.from_attrs(ds.attrs)).normalize
     standardized = lambda x: normalize(torch.from_numpy(x.astype(np.float64))).numpy()  # noqa: E731
     if protocol_of(ds) == FIELD_PROTOCOL:
         cases = evaluation_cases(ds, "val", n_cases=settings.eval.n_ics, n_steps=settings.eval.n_steps,

@@ -6,6 +6,7 @@ from ._cases import floor_cases as floor_cases
 from ._chunks import verify_chunks as verify_chunks
 from ._dataset import FIELD_KINDS as FIELD_KINDS
 from ._dataset import WindowDataset as WindowDataset
+from ._dataset import cell_normalizer as cell_normalizer
 from ._dataset import in_layout as in_layout
 from ._delay import choose_embedding as choose_embedding
 from ._delay import delay_embed as delay_embed

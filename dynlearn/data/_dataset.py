@@ -8,8 +8,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .._errors import ConfigError
 from ._chunks import readable
-from ._normalization import Normalizer
+from ._normalization import Normalizer, cell_statistics
 from ._schema import TIME, TRAJ, climatological_forcing, forcing_variables, layout_of, split_indices, validate
 
 
@@ -44,6 +45,7 @@ class WindowDataset(Dataset):
             ``"field"`` (a channel axis before the spatial ones; field stores only); None: field
             for field and grid stores, vector for the others.
         normalize: standardize with the store's training-split statistics.
+        normalizer: these statistics instead of the store's per-channel ones (e.g. `cell_normalizer`).
         dtype: dtype of the returned windows.
         in_memory: read the split once and keep it (small stores); otherwise read per item.
         check_values: scan the store for NaN/Inf (skip it only when the caller just did).
@@ -63,7 +65,8 @@ class WindowDataset(Dataset):
 
     def __init__(self, path: str | Path, split: str, window: int, *, layout: str | None = None,
                  normalize: bool = True, dtype: torch.dtype = torch.float32, in_memory: bool = True,
-                 check_values: bool = True, climatology_from: int | None = None) -> None:
+                 check_values: bool = True, climatology_from: int | None = None,
+                 normalizer: Normalizer | None = None) -> None:
         ds = validate(path, check_values=check_values)
         self.path = Path(path)
         self.split = split
@@ -83,7 +86,7 @@ class WindowDataset(Dataset):
         self.dim = int(np.prod(self.state_shape))
         self.forcing_names = forcing_variables(ds)
         self.dt = float(ds.attrs["dt"])
-        self.normalizer = Normalizer.from_attrs(ds.attrs) if normalize else None
+        self.normalizer = (normalizer or Normalizer.from_attrs(ds.attrs)) if normalize else None
         self.segments = _segments(ds, split, self.by_trajectory)  # (traj or -1, start, stop)
         self.trajectories = np.array([s[0] for s in self.segments]) if self.by_trajectory \
             else np.arange(len(self.segments))
@@ -216,6 +219,19 @@ class WindowDataset(Dataset):
             if self.forcing_names:
                 forcing = np.stack([self._variable(n).isel(selection).values for n in self.forcing_names], axis=1)
             return self._variable().isel(selection).values, forcing
+
+
+def cell_normalizer(path: str | Path) -> Normalizer:
+    """Per-cell statistics (1, *spatial) of a field or grid store's training split (`cell_statistics`)."""
+    ds = validate(path, check_values=False)
+    if ds.attrs["kind"] not in FIELD_KINDS:
+        raise ConfigError(f"per-cell normalization needs a field or grid store, not a {ds.attrs['kind']} store; "
+                          f"use trainer.normalization=channel")
+    layout = layout_of(ds)
+    lead = (TRAJ, TIME) if layout.split_dim == TRAJ else (TIME,)
+    with readable(path):
+        values = ds[layout.variable].isel({layout.split_dim: split_indices(ds, "train")}).transpose(*lead, ...).values
+    return cell_statistics(values.reshape(-1, 1, *values.shape[len(lead):]))
 
 
 def _segments(ds, split: str, by_trajectory: bool) -> list[tuple[int, int, int]]:

@@ -35,6 +35,9 @@ class TrainerConfig:
             mean forcing per cell: windows shaped like the forecasts evaluation makes without
             future weather, `eval.future_forcing`).
         forecast_context: the issue step of those windows (the steps read before a forecast).
+        normalization: ``channel`` (each state dimension or field channel standardized by its
+            training mean and std) or ``cell`` (field and grid stores: each cell by its own, so
+            small and large cells count alike in the loss, as they do in per-cell scores like NSE).
         progress: show a progress bar.
     """
 
@@ -55,6 +58,7 @@ class TrainerConfig:
     max_loss: float = 1e4
     future_forcing: str = "observed"
     forecast_context: int | None = None
+    normalization: str = "channel"
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -81,5 +85,7 @@ class TrainerConfig:
                 self.forecast_context is not None and 1 <= self.forecast_context <= self.seq_len):
             raise ConfigError(f"trainer.future_forcing=climatology needs trainer.forecast_context between 1 and "
                               f"trainer.seq_len ({self.seq_len}), got {self.forecast_context}")
+        if self.normalization not in ("channel", "cell"):
+            raise ConfigError(f"trainer.normalization must be channel or cell, got {self.normalization!r}")
         if self.wall_time_limit is not None and self.wall_time_limit <= 0:
             raise ConfigError("trainer.wall_time_limit must be positive (seconds) or null")

@@ -108,3 +108,27 @@ def test_forecast_windows_carry_the_training_mean_forcing_after_the_issue_step(s
     assert not np.allclose(plain["u"][:, 2:].numpy(), batch["u"][:, 2:].numpy())  # the weather differs from its mean
     with pytest.raises(ValueError, match="outside windows"):
         WindowDataset(store, "val", window=4, climatology_from=4)
+
+
+def test_per_cell_normalization_standardizes_every_river_cell_by_its_own_training_days(store):
+    from dynlearn.data import cell_normalizer
+
+    ds = validate(store)
+    normalizer = cell_normalizer(store)
+    assert normalizer.per_cell
+    train = WindowDataset(store, "train", window=42, dtype=torch.float64, normalizer=normalizer)
+    (x,) = train.batch(np.array([0]))["x"]  # the whole training period, (42, 1, lat, lon)
+    mask = ds["mask"].values
+    river = x[:, 0][:, torch.from_numpy(mask)]
+    np.testing.assert_allclose(river.mean(0).numpy(), 0.0, atol=1e-9)
+    np.testing.assert_allclose(river.std(0, unbiased=False).numpy(), 1.0, rtol=1e-9)
+    assert torch.isnan(x[:, 0][:, torch.from_numpy(~mask)]).all()  # off the river: NaN, as stored
+    q = torch.from_numpy(ds["discharge"].values[:42])
+    cell = tuple(np.argwhere(mask)[0])
+    expected = (q[:, cell[0], cell[1]] - q[:, cell[0], cell[1]].mean()) / q[:, cell[0], cell[1]].std(unbiased=False)
+    torch.testing.assert_close(x[:, 0, cell[0], cell[1]], expected, rtol=1e-9, atol=1e-12)
+    # With or without the channel axis, and back to physical units exactly.
+    torch.testing.assert_close(normalizer.normalize(q), x[:, 0], rtol=1e-12, atol=0, equal_nan=True)
+    torch.testing.assert_close(normalizer.denormalize(x), q[:, None], rtol=1e-12, atol=1e-12, equal_nan=True)
+    with pytest.raises(ValueError, match="do not fit"):
+        normalizer.normalize(q[:, :5])

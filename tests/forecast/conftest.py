@@ -95,18 +95,20 @@ def families(monkeypatch):
         monkeypatch.setitem(_registry.MODELS, name, cls)
 
 
-def make_run(run_dir, family: str, store, *, options=None, dtype="float64"):
+def make_run(run_dir, family: str, store, *, options=None, dtype="float64", normalizer=None):
     """A run directory as training leaves it (config, checkpoint and its metadata) for a family
-    that needs no training, reading `store` in its layout."""
+    that needs no training, reading `store` in its layout (with the store's statistics, or
+    `normalizer`'s)."""
     ds = dynlearn.open_store(store)
-    data = dynlearn.data.WindowDataset(store, "train", 2, layout=FAMILIES[family].layout, check_values=False)
+    data = dynlearn.data.WindowDataset(store, "train", 2, layout=FAMILIES[family].layout, check_values=False,
+                                       normalizer=normalizer)
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name": family}}))
     torch.save({}, run_dir / "checkpoints" / "best.pt")
     meta = {"model_name": family, "model_options": options or {}, "obs_dim": data.dim, "dtype": dtype,
             "io": {"state": list(data.item_shape), "forcing": list(data.forcing_shape)},
             "dt": float(ds.attrs["dt"]), "system": ds.attrs["system"], "data_store": str(store),
-            "norm_mean": list(data.normalizer.mean), "norm_std": list(data.normalizer.std)}
+            "norm_mean": data.normalizer.tolist()[0], "norm_std": data.normalizer.tolist()[1]}
     (run_dir / "checkpoints" / "best.json").write_text(json.dumps(meta))
     return run_dir
 

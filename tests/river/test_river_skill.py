@@ -75,13 +75,15 @@ class Runoff(FieldPersistence):
         return u[:, :1]
 
 
-@pytest.mark.parametrize("future", ["climatology", "observed"])
+@pytest.mark.parametrize("future, per_cell", [("climatology", False), ("observed", False), ("observed", True)])
 def test_forecasts_see_the_forcing_known_at_the_issue_time_unless_a_hindcast_is_asked(
-        future, river_store, tmp_path, monkeypatch):
+        future, per_cell, river_store, tmp_path, monkeypatch):
     monkeypatch.setitem(dynlearn.models._registry.MODELS, "runoff", Runoff)
     monkeypatch.setitem(FAMILIES, "runoff", Runoff)
-    run_dir = make_run(tmp_path / "run", "runoff", river_store)
+    normalizer = dynlearn.data.cell_normalizer(river_store) if per_cell else None  # trainer.normalization=cell
+    run_dir = make_run(tmp_path / "run", "runoff", river_store, normalizer=normalizer)
     run = dynlearn.load_run(run_dir)
+    assert run.normalizer == (normalizer or run.normalizer)  # through the run's metadata unchanged
     out = tmp_path / "eval"
     metrics = dynlearn.evaluate(run, dynlearn.EvalSpec(lead_steps=2, future_forcing=future), out)
     ds = dynlearn.open_store(river_store)
@@ -91,8 +93,9 @@ def test_forecasts_see_the_forcing_known_at_the_issue_time_unless_a_hindcast_is_
     u = ds[name].values[:, river]
     drive = u[test[1:len(test) - 1]] if future == "observed" else np.repeat(u[train].mean(axis=0)[None],
                                                                               len(test) - 2, axis=0)
-    # The forecast of lead 1 is the forcing it was given, denormalized as discharge.
-    mean, std = run.normalizer.mean[0], run.normalizer.std[0]
+    # The forecast of lead 1 is the forcing it was given, denormalized as discharge (by each cell's statistics).
+    mean, std = (np.asarray(run.normalizer.mean)[0][river], np.asarray(run.normalizer.std)[0][river]) if per_cell \
+        else (run.normalizer.mean[0], run.normalizer.std[0])
     expected = np.median(nse(drive * std + mean, ds.discharge.values[test[1:len(test) - 1]][:, river]))
     assert metrics["by_lead"][0]["nse"] == pytest.approx(expected, rel=1e-6)
     hindcast = "(perfect future forcing)" in (out / "metrics_table.md").read_text()

@@ -106,3 +106,5 @@ def test_unknown_optimizer_or_schedule_is_a_config_error():
         dataclasses.replace(CONFIG, future_forcing="forecast")
     with pytest.raises(ConfigError, match="needs trainer.forecast_context"):
         dataclasses.replace(CONFIG, future_forcing="climatology")
+    with pytest.raises(ConfigError, match="trainer.normalization must be channel or cell"):
+        dataclasses.replace(CONFIG, normalization="pixel")
