@@ -171,6 +171,26 @@ def test_loss_counts_only_finite_target_cells(generator):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+def test_input_noise_perturbs_the_frames_read_in_training_only(family, generator):
+    """Training: the next-frame loss of frames + σ·ε read (ε the next draws of torch's generator)
+    against clean targets, by the step API; evaluation mode: exactly the noiseless loss."""
+    noisy, clean = tiny(family, input_noise=0.1), tiny(family)
+    x, u = data(generator, T=5)
+    noisy.eval()
+    assert torch.equal(noisy.loss({"x": x, "u": u})["loss"], clean.loss({"x": x, "u": u})["loss"])
+    noisy.train()
+    torch.manual_seed(5)
+    loss = noisy.loss({"x": x, "u": u})["loss"]
+    torch.manual_seed(5)
+    read = x[:, :4] + 0.1 * torch.randn_like(x[:, :4])
+    pred = torch.cat([clean.observe(clean.step(with_frame(clean.initial_state(read[:, :k + 1], u[:, :k + 1]),
+                                                          read[:, k]), u[:, k + 1]))[:, None] for k in range(4)], 1)
+    error = pred - x[:, 1:]
+    torch.testing.assert_close(loss, 0.5 * error.square().mean() + 0.5 * error.abs().mean(), rtol=1e-5, atol=1e-6)
+    assert not torch.isclose(loss, clean.loss({"x": x, "u": u})["loss"])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_free_run_loss_continues_with_the_models_own_forecast(family, float64, generator):
     """With n free-run steps the last n + 1 predictions are the rollout from the first T − n − 1 frames."""
     n, T = 3, 8

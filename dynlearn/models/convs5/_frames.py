@@ -57,6 +57,10 @@ class FrameConfig:
         free_run_steps: the last n predictions of each training window are generated freely (own
             predictions fed back, gradients through them) after teacher forcing on the rest; 0 is the
             reference's full teacher forcing. At most window length − 2.
+        input_noise: standard deviation of Gaussian noise added in training to the frames read from
+            the data (standardized units; targets stay clean), so the model learns to pull a slightly
+            off state back: free runs otherwise drift into directions the data never visit (the FNO's
+            KS runs: bench/RESULTS.md). 0: off.
         seed: seed of the parameter initialization.
     """
 
@@ -71,6 +75,7 @@ class FrameConfig:
     residual: bool = False
     loss_weight: float = 0.5
     free_run_steps: int = 0
+    input_noise: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -91,6 +96,7 @@ class FrameConfig:
             (self.padding in ("zeros", "circular"), "padding must be zeros or circular"),
             (0 <= self.loss_weight <= 1, "loss_weight must be in [0, 1]"),
             (self.free_run_steps >= 0, "free_run_steps must be >= 0"),
+            (self.input_noise >= 0, "input_noise must be >= 0"),
         ]
 
 
@@ -202,7 +208,10 @@ class FrameModel(AbstractModel):
         if T < 2:
             raise ValueError(f"{type(self).__name__}.loss needs windows of >= 2 frames, got {T}")
         head = T - 1 - min(self.config.free_run_steps, T - 2)  # frames read from the data
-        pred, states = self._teacher_forced(x[:, :head], None if u is None else u[:, 1:head + 1])
+        read = x[:, :head]
+        if self.config.input_noise > 0 and self.training:  # masked (NaN) cells stay NaN
+            read = read + self.config.input_noise * torch.randn_like(read)
+        pred, states = self._teacher_forced(read, None if u is None else u[:, 1:head + 1])
         preds = [pred]
         frame = torch.where(torch.isfinite(x[:, head - 1]), pred[:, -1], math.nan)
         for t in range(head, T - 1):
