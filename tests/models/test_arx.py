@@ -53,3 +53,13 @@ def test_rollout_is_the_recursion_and_keeps_nan_off_the_river(generator):
 def test_a_vector_shape_is_refused_in_one_line():
     with pytest.raises(ConfigError, match="ARX reads one field channel"):
         ARX(3)
+
+
+def test_an_untrained_arx_is_persistence(generator):
+    # Training starts from the baseline the model must beat: a = 1, b = e = 0.
+    model = ARX(IO).double()
+    x = torch.randn(1, 3, *IO.state, generator=generator, dtype=torch.float64)
+    x[:, :, 0, 1, 2] = math.nan
+    u = 10 * torch.rand(1, 3 + 5, *IO.forcing, generator=generator, dtype=torch.float64)
+    out = model.rollout(x, 5, u)
+    torch.testing.assert_close(out[0], x[0, -1:].expand(5, *IO.state), rtol=0, atol=0, equal_nan=True)
