@@ -27,6 +27,7 @@ after each section, and the exact command at the end. Make a KS store with
 then
 
     .venv/bin/python bench/bench_convs5.py --store <dir>/ks22.zarr --budget 600
+    .venv/bin/python bench/bench_convs5.py --store <dir>/ks22.zarr --exp ks --sections 3  # +exp=ks's model options
     .venv/bin/python bench/bench_convs5.py --store <dir>/ks22.zarr --budget 30 --lrs 1e-3 --lengths 16 64  # smoke
     .venv/bin/python bench/bench_convs5.py --store <dir>/ns_fno.zarr --train-len 12 --context 10 --lengths 8 16 32
 """
@@ -64,6 +65,9 @@ def main() -> None:
                         help="model size: the configs' defaults, or their small / gpu sections")
     parser.add_argument("--padding", choices=("circular", "zeros"), default="circular",
                         help="circular for periodic fields (KS, NS), as conf/exp_model/*_conv*.yaml")
+    parser.add_argument("--exp", default=None,
+                        help="also apply the model options of conf/exp_model/<exp>_<family>.yaml (e.g. ks: "
+                             "ConvS5's step range and both families' input noise as `+exp=ks` trains them)")
     parser.add_argument("--train-len", type=int, default=32, help="H: frames per training window")
     parser.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 256], help="window lengths timed in §1")
     parser.add_argument("--batch", type=int, default=16, help="windows per batch (§1-§3)")
@@ -86,7 +90,7 @@ def main() -> None:
     if train.forcing_names:
         parser.error(f"{args.store} has forcing {train.forcing_names}; this bench runs free (KS, NS)")
     io = IOShape(train.item_shape)
-    options = {family: model_options(family, args.size, args.padding) for family in FAMILIES}
+    options = {family: model_options(family, args.size, args.padding, args.exp) for family in FAMILIES}
     print(f"store {args.store}: train windows of {args.train_len} frames, fields {train.item_shape}; "
           f"torch {torch.__version__}, {args.threads} thread(s), {device}, {os.cpu_count()} cores", flush=True)
     counts = {}
@@ -105,12 +109,19 @@ def main() -> None:
     print(f"\ncommand: {shlex.join([sys.executable, *sys.argv])}")
 
 
-def model_options(family: str, size: str, padding: str) -> dict:
-    """The options of conf/model/<family>.yaml at `size` ("cpu": its defaults), with `padding`."""
+def model_options(family: str, size: str, padding: str, exp: str | None = None) -> dict:
+    """The options of conf/model/<family>.yaml at `size` ("cpu": its defaults), with `padding`, then
+    the `model:` section of conf/exp_model/<exp>_<family>.yaml when `exp` is given."""
     config = yaml.safe_load((REPO / "conf" / "model" / f"{family}.yaml").read_text())
     sized = config.get(size, {}) if size != "cpu" else {}
     options = {k: v for k, v in config.items() if k not in NOT_OPTIONS}
-    return {**options, **sized, "padding": padding}
+    from_exp = {}
+    if exp is not None:
+        path = REPO / "conf" / "exp_model" / f"{exp}_{family}.yaml"
+        if not path.is_file():
+            sys.exit(f"bench_convs5: no {path.relative_to(REPO)}; --exp names an experiment with both families (ks, ns)")
+        from_exp = (yaml.safe_load(path.read_text()) or {}).get("model", {})
+    return {**options, **sized, "padding": padding, **from_exp}
 
 
 def build(family: str, io: IOShape, options: dict, seed: int, device: torch.device | None = None) -> AbstractModel:
