@@ -8,6 +8,8 @@ from dynlearn.models.convlstm import ConvLSTM as ConvLSTM
 from dynlearn.models.convlstm import ConvLSTMConfig as ConvLSTMConfig
 from dynlearn.models.convs5 import ConvS5 as ConvS5
 from dynlearn.models.convs5 import ConvS5Config as ConvS5Config
+from dynlearn.models.dynamix import DynaMix as DynaMix
+from dynlearn.models.dynamix import DynaMixConfig as DynaMixConfig
 from dynlearn.models.fno import FNO as FNO
 from dynlearn.models.fno import FNOConfig as FNOConfig
 from dynlearn.models.koopman import Koopman as Koopman
@@ -24,4 +26,4 @@ from dynlearn.models._registry import list_models as list_models
 from dynlearn.models._registry import make_model as make_model
 from dynlearn.models._registry import model_family as model_family
 
-__all__ = ["ALRNN", "ALRNNConfig", "ARX", "ARXConfig", "AbstractModel", "ConvLSTM", "ConvLSTMConfig", "ConvS5", "ConvS5Config", "FNO", "FNOConfig", "IOShape", "Koopman", "KoopmanConfig", "LatentSDE", "LatentSDEConfig", "NeuralODE", "NeuralODEConfig", "PhyxMamba", "PhyxMambaConfig", "list_models", "make_model", "model_family"]
+__all__ = ["ALRNN", "ALRNNConfig", "ARX", "ARXConfig", "AbstractModel", "ConvLSTM", "ConvLSTMConfig", "ConvS5", "ConvS5Config", "DynaMix", "DynaMixConfig", "FNO", "FNOConfig", "IOShape", "Koopman", "KoopmanConfig", "LatentSDE", "LatentSDEConfig", "NeuralODE", "NeuralODEConfig", "PhyxMamba", "PhyxMambaConfig", "list_models", "make_model", "model_family"]

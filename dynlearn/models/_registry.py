@@ -15,6 +15,7 @@ from dynlearn.models.alrnn import ALRNN
 from dynlearn.models.arx import ARX
 from dynlearn.models.convlstm import ConvLSTM
 from dynlearn.models.convs5 import ConvS5
+from dynlearn.models.dynamix import DynaMix
 from dynlearn.models.fno import FNO
 from dynlearn.models.koopman import Koopman
 from dynlearn.models.latent_sde import LatentSDE
@@ -22,7 +23,7 @@ from dynlearn.models.neural_ode import NeuralODE
 from dynlearn.models.phyxmamba import PhyxMamba
 from dynlearn.models._base import AbstractModel, IOShape
 
-MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX, "convlstm": ConvLSTM, "convs5": ConvS5, "fno": FNO, "koopman": Koopman,
+MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX, "convlstm": ConvLSTM, "convs5": ConvS5, "dynamix": DynaMix, "fno": FNO, "koopman": Koopman,
                                          "latent_sde": LatentSDE, "neural_ode": NeuralODE, "phyxmamba": PhyxMamba}
 
 

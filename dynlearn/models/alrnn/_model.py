@@ -87,7 +87,7 @@ class ALRNNConfig:
                 raise ConfigError(f"ALRNN: {message} (got {self}); fix the model config")
 
 
-def _initial_parameters(m: int, n: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+def initial_parameters(m: int, n: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
     """A, W, L as initialized by the authors' code, drawn in float64 from a private generator.
 
     A = diag(K) / lambda_max(K) with K = R^T R / M + I, R ~ N(0, 1) (Talathi & Vartak 2016), so
@@ -136,7 +136,7 @@ class ALRNN(AbstractModel):
         self.config = config
         self.obs_dim = obs_dim
         dtype = torch.get_default_dtype()
-        a, w, lat = _initial_parameters(m, obs_dim, config.seed)
+        a, w, lat = initial_parameters(m, obs_dim, config.seed)
         self.A = nn.Parameter(a.to(dtype))
         self.W = nn.Parameter(w.to(dtype))
         self.h = nn.Parameter(torch.zeros(m, dtype=dtype))

@@ -1,0 +1,5 @@
+"""The DynaMix family: a mixture of AL-RNN experts gated by a context (`DynaMix`), for zero-shot
+reconstruction of systems never trained on (Hemmer & Durstewitz 2025)."""
+
+from dynlearn.models.dynamix._model import DynaMix as DynaMix
+from dynlearn.models.dynamix._model import DynaMixConfig as DynaMixConfig
