@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	# The fused CPU selective scan (C++, about 45 s); without a compiler the ops fall back to
 	# their chunked PyTorch path, so a failed build does not stop setup.
 	-$(BIN)/python -m dynlearn.ops._selective_scan_cpu --build
+	# DynaMix's fused free run (C++, about 30 s); without it DynaMix runs its PyTorch loop.
+	-$(BIN)/python -m dynlearn.models.dynamix._fused --build
 	touch $(STAMP)
 
 run: setup

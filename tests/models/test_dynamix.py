@@ -57,8 +57,8 @@ def one_expert_and_its_alrnn(seed=3):
 def test_with_one_expert_the_model_is_exactly_an_alrnn(generator):
     mix, alrnn = one_expert_and_its_alrnn()
     x = torch.randn(2, 60, 3, generator=generator)
-    # Free runs: bit for bit, whatever the gate draws.
-    assert torch.equal(mix.rollout(x[:, :20], 300), alrnn.rollout(x[:, :20], 300))
+    # Free runs, whatever the gate draws (bit for bit on the PyTorch path: test_dynamix_fused.py).
+    torch.testing.assert_close(mix.rollout(x[:, :20], 300), alrnn.rollout(x[:, :20], 300), rtol=1e-5, atol=1e-6)
     state = mix.initial_state(x[:, :20])
     assert torch.equal(mix.observe(mix.step(state)), alrnn.observe(alrnn.step(alrnn.initial_state(x[:, :20]))))
     # Training: the same teacher-forced loss (after the 20-step context) and the same gradients.

@@ -16,6 +16,7 @@ Statistics", NeurIPS, arXiv 2505.13192; the layout follows the authors' PyTorch 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -66,13 +67,27 @@ class ContextGate(nn.Module):
             noise: ε (B, N) of the gating noise; None draws it from torch's generator.
         """
         eps = torch.randn(z.shape[0], self.D.shape[0], dtype=z.dtype, device=z.device) if noise is None else noise
-        z_obs = z.detach() @ self.D.t() + self.sigma * eps  # (B, N)
-        distance = (keys - z_obs[:, None]).abs().sum(-1)  # (B, Tc − 1)
-        attention = torch.softmax(-distance / self.tau_attention.abs(), dim=1)
-        embedding = torch.einsum("bt,btn->bn", attention, values)  # (B, N)
-        logits = self.mlp(torch.cat([embedding, z], dim=-1))  # (B, J)
-        return torch.softmax(-logits / self.tau_gate.abs(), dim=-1)
+        return gate_weights(z, keys, values, eps, self.D, self.sigma, self.tau_attention, self.tau_gate,
+                            self.mlp[0].weight, self.mlp[2].weight)
 
     def noise_penalty(self) -> Tensor:
         """mean(exp(−|σ|/0.01)): large as σ → 0, keeping the gating noise on (reference λ = 0.1)."""
         return torch.exp(-self.sigma.abs() / 0.01).mean()
+
+
+def gate_weights(z: Tensor, keys: Tensor, values: Tensor, eps: Tensor, D: Tensor, sigma: Tensor,
+                 tau_attention: Tensor | float, tau_gate: Tensor | float, mlp1: Tensor, mlp2: Tensor) -> Tensor:
+    """Steps 1-4 of the module docstring for states z (B, M) -> expert weights (B, J).
+
+    Args:
+        keys, values: the context as `ContextGate.features` reads it, (B, T, N) each.
+        eps: the gating noise ε (B, N).
+        D (N, M), sigma (N,), tau_attention, tau_gate: the gate's parameters (|τ| is used).
+        mlp1 (J, N + M), mlp2 (J, J): the MLP's weights.
+    """
+    z_obs = z.detach() @ D.t() + sigma * eps  # (B, N); the gate reads z without its gradient
+    distance = (keys - z_obs[:, None]).abs().sum(-1)  # (B, T)
+    attention = torch.softmax(-distance / abs(tau_attention), dim=1)
+    embedding = torch.einsum("bt,btn->bn", attention, values)  # (B, N)
+    logits = F.linear(F.relu(F.linear(torch.cat([embedding, z], dim=-1), mlp1)), mlp2)  # (B, J)
+    return torch.softmax(-logits / abs(tau_gate), dim=-1)

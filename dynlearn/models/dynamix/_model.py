@@ -24,6 +24,8 @@ from torch import Tensor, nn
 from dynlearn._errors import ConfigError
 from dynlearn.models._base import AbstractModel, IOShape
 from dynlearn.models.alrnn import forced_rollout, initial_parameters
+from dynlearn.models.dynamix import _fused
+from dynlearn.models.dynamix._experts import experts_flat, mix_experts
 from dynlearn.models.dynamix._gating import ContextGate
 
 
@@ -120,18 +122,13 @@ class DynaMix(AbstractModel):
         floor[m - p:] = 0.0
         self.register_buffer("_floor", floor, persistent=False)
 
-    def _latent_map(self, keys: Tensor, values: Tensor) -> Callable[[Tensor], Tensor]:
-        """The mixture step for one context, its weights reshaped once (for loops over many steps)."""
-        j, m = self.A.shape
-        a, wt, h, floor = self.A, self.W.reshape(j * m, m).t(), self.h.reshape(j * m), self._floor
+    def _latent_map(self, keys: Tensor, values: Tensor) -> Callable[..., Tensor]:
+        """The mixture step for one context, `step(z, eps=None)` (ε: the gating noise (B, N), drawn
+        when None), the experts' weights reshaped once (for loops over many steps)."""
+        a, wt, h = experts_flat(self.A, self.W, self.h)
 
-        def step(z: Tensor) -> Tensor:
-            weights = self.gate(z, keys, values)  # (B, J)
-            phi = torch.where(z > floor, z, floor)
-            # Every expert's A_j ⊙ z + W_j Φ*(z) + h_j, in the AL-RNN's own operations (so one expert
-            # computes exactly what an AL-RNN does), then the weighted sum.
-            experts = torch.addcmul(torch.addmm(h, phi, wt).view(-1, j, m), a, z[:, None])  # (B, J, M)
-            return (weights[..., None] * experts).sum(1)
+        def step(z: Tensor, eps: Tensor | None = None) -> Tensor:
+            return mix_experts(z, self.gate(z, keys, values, eps), a, wt, h, self._floor)
 
         return step
 
@@ -145,7 +142,7 @@ class DynaMix(AbstractModel):
         return torch.cat([x, x @ self.L.t()], dim=-1)
 
     def initial_state(self, context: Tensor, u: Tensor | None = None) -> Tensor:
-        """``[z_0, keys, values]`` (B, M + 2N(Tc − 1)) from a context (B, Tc, N), Tc >= 2; u unused."""
+        """``[z_0, keys, values]`` (B, M + 2N·max(Tc − 1, 1)) from a context (B, Tc, N); u unused."""
         keys, values = self.gate.features(context)
         return torch.cat([self._start(context[:, -1]), keys.flatten(1), values.flatten(1)], dim=1)
 
@@ -161,14 +158,23 @@ class DynaMix(AbstractModel):
     @torch.no_grad()
     def rollout(self, context: Tensor, n_steps: int, u: Tensor | None = None) -> Tensor:
         """Free run from a context (B, Tc, N): the gate's features computed once, only the latent
-        units stepped, the read-out written into a preallocated (B, n_steps, N)."""
+        units stepped, the read-out returned as (B, n_steps, N); u unused.
+
+        The gating noise ε of the whole run is drawn up front, (n_steps, B, N) in one
+        `torch.randn` from torch's global generator (seed it for repeatable forecasts). On the CPU
+        in float32/float64 the run is then one call of the fused C++ kernel
+        (`_fused.rollout_cpu`, built on first use); elsewhere, or when it cannot build
+        (`_fused.status()` says why), the PyTorch loop `_fused.rollout_ref`. Both read the same ε,
+        so they agree to rounding.
+        """
         keys, values = self.gate.features(context)
-        step, z = self._latent_map(keys, values), self._start(context[:, -1])
-        out = z.new_empty(z.shape[0], n_steps, self.obs_dim)
-        for t in range(n_steps):
-            z = step(z)
-            out[:, t] = z[:, :self.obs_dim]
-        return out
+        z = self._start(context[:, -1])
+        noise = torch.randn((n_steps, z.shape[0], self.obs_dim), dtype=z.dtype, device=z.device)
+        gate = self.gate
+        args = (z, keys, values, noise, self.A, self.W, self.h, self._floor, gate.D, gate.sigma,
+                gate.tau_attention, gate.tau_gate, gate.mlp[0].weight, gate.mlp[2].weight)
+        fused = _fused.supports(*args) and _fused.status() is None
+        return (_fused.rollout_cpu if fused else _fused.rollout_ref)(*args)
 
     def split_window(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """A training window (B, T, N) as ``(context, sequence)``: the first `context_len` frames
@@ -201,3 +207,4 @@ class DynaMix(AbstractModel):
         mse = F.mse_loss(torch.stack(predictions, dim=1)[..., :self.obs_dim], sequence[:, 1:])
         penalty = self.gate.noise_penalty()
         return {"loss": mse + cfg.gate_reg * penalty, "mse": mse.detach(), "gate_reg": penalty.detach()}
+

@@ -1,0 +1,134 @@
+"""DynaMix's free run as one fused CPU kernel (a C++ extension built on first use), and its PyTorch twin.
+
+A free run steps z -> z' sequentially; in PyTorch every step is ~20 small ops whose dispatch
+(~0.2 ms) dwarfs their arithmetic. `csrc/dynamix_rollout_cpu.cpp` runs all steps of a batch row in
+one C++ loop (rows in parallel with `at::parallel_for`, buffers allocated once per call).
+`rollout_cpu` calls it; `rollout_ref` is the same run as a plain PyTorch loop, in the operations
+of `DynaMix.step` (`gate_weights`, `mix_experts`), so the two can be compared and the model can
+fall back on it. Both take the gating noise ε of every step pre-drawn, so they consume no
+randomness and agree to rounding.
+
+The extension is compiled by `torch.utils.cpp_extension.load` (g++ and ninja) into torch's
+extension cache (``TORCH_EXTENSIONS_DIR`` if set, else ``~/.cache/torch_extensions``); `status`
+says why it is unavailable when it cannot build. ``python -m dynlearn.models.dynamix._fused
+--build`` builds it ahead of time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from types import ModuleType
+
+import torch
+from torch import Tensor
+
+from dynlearn.models.dynamix._experts import experts_flat, mix_experts
+from dynlearn.models.dynamix._gating import gate_weights
+
+SOURCE = Path(__file__).parent / "csrc" / "dynamix_rollout_cpu.cpp"
+
+
+def _cpu_flags() -> list[str]:
+    """AVX2 + FMA when this CPU has them (the extension's name records the choice)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split() for line in info.splitlines() if line.startswith("flags")), [])
+    return ["-mavx2", "-mfma"] if {"avx2", "fma"} <= set(flags) else []
+
+
+@functools.cache
+def _load() -> ModuleType:
+    """Compile (or load from the cache) and import the extension; raises if it cannot."""
+    if shutil.which("c++") is None and shutil.which("g++") is None:
+        raise RuntimeError("no C++ compiler on PATH (apt-get install g++)")
+    if not SOURCE.is_file():
+        raise RuntimeError(f"{SOURCE} is missing (not installed with the package)")
+    from torch.utils.cpp_extension import load
+
+    arch = _cpu_flags()
+    return load(
+        name="dynlearn_dynamix_rollout_cpu" + ("_avx2" if arch else ""),
+        sources=[str(SOURCE)],
+        extra_cflags=["-O3", "-fopenmp", *arch],  # OpenMP: at::parallel_for over batch rows
+        extra_ldflags=["-fopenmp"],
+        verbose=False,
+    )
+
+
+@functools.cache
+def status() -> str | None:
+    """None when the fused kernel is loaded (building it if needed), else why not (one line)."""
+    try:
+        _load()
+    except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return f"the fused CPU DynaMix rollout did not build ({first}); running the PyTorch loop"
+    return None
+
+
+def supports(*tensors: Tensor) -> bool:
+    """Whether the fused kernel takes these tensors: CPU, float32 or float64, all one dtype."""
+    dtypes = {t.dtype for t in tensors}
+    return (len(dtypes) == 1 and dtypes <= {torch.float32, torch.float64}
+            and all(t.device.type == "cpu" for t in tensors))
+
+
+def rollout_cpu(z0: Tensor, keys: Tensor, values: Tensor, noise: Tensor, A: Tensor, W: Tensor, h: Tensor,
+                floor: Tensor, D: Tensor, sigma: Tensor, tau_attention: Tensor | float, tau_gate: Tensor | float,
+                mlp1: Tensor, mlp2: Tensor) -> Tensor:
+    """The free run on the fused kernel (no autograd); arguments and result as `rollout_ref`
+    (CPU tensors of one dtype, float32 or float64; `supports`)."""
+    tensors = [t.detach().contiguous() for t in (z0, keys, values, noise, A, W, h, floor, D, sigma)]
+    return _load().rollout(*tensors, float(tau_attention), float(tau_gate),
+                           mlp1.detach().contiguous(), mlp2.detach().contiguous())
+
+
+def rollout_ref(z0: Tensor, keys: Tensor, values: Tensor, noise: Tensor, A: Tensor, W: Tensor, h: Tensor,
+                floor: Tensor, D: Tensor, sigma: Tensor, tau_attention: Tensor | float, tau_gate: Tensor | float,
+                mlp1: Tensor, mlp2: Tensor) -> Tensor:
+    """DynaMix's free run as a PyTorch loop, step by step as `DynaMix.step` computes it but with ε given.
+
+    Args:
+        z0: initial latent states (B, M).
+        keys, values: the gate's features of the context (B, T, N) (`ContextGate.features`).
+        noise: ε of every step (S, B, N), S = the number of steps.
+        A, h: the experts' diagonals and biases (J, M); W: their matrices (J, M, M).
+        floor: Φ*'s floor (M,): −inf on linear units, 0 on piecewise-linear ones.
+        D: the gate's read-out (N, M); sigma: its noise scale (N,).
+        tau_attention, tau_gate: τ₁ and τ₂ (their absolute values are used).
+        mlp1: the gate MLP's first layer (J, N + M); mlp2: its second (J, J).
+
+    Returns:
+        The first N latent units after each step, (B, S, N).
+    """
+    a, wt, hf = experts_flat(A, W, h)
+    z = z0
+    out = z0.new_empty(z0.shape[0], noise.shape[0], keys.shape[-1])
+    for t in range(noise.shape[0]):
+        weights = gate_weights(z, keys, values, noise[t], D, sigma, tau_attention, tau_gate, mlp1, mlp2)
+        z = mix_experts(z, weights, a, wt, hf, floor)
+        out[:, t] = z[:, :keys.shape[-1]]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Build the fused CPU DynaMix rollout.")
+    parser.add_argument("--build", action="store_true", help="compile it into the cache now")
+    if not parser.parse_args().build:
+        parser.error("nothing to do: pass --build")
+    start = time.perf_counter()
+    reason = status()
+    if reason is not None:
+        raise SystemExit(reason)
+    print(f"fused CPU DynaMix rollout ready ({time.perf_counter() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
