@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from types import ModuleType
@@ -25,48 +23,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._cpp_extension import load_extension, why_not_built
+
 CHUNK = 64  # steps between saved states: memory B·D·N·L/64, recompute buffer (65, N) per task
 GROUP = 32  # channels per dB/dC partial: B·(D/32)·L·N floats each, independent of threads
 SOURCE = Path(__file__).parent / "csrc" / "selective_scan_cpu.cpp"
 
 
-def _cpu_flags() -> list[str]:
-    """AVX2 + FMA when this CPU has them; the extension's name records the choice."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split() for line in info.splitlines() if line.startswith("flags")), [])
-    return ["-mavx2", "-mfma"] if {"avx2", "fma"} <= set(flags) else []
-
-
 @functools.cache
 def _load() -> ModuleType:
     """Compile (or load from the cache) and import the extension; raises if it cannot."""
-    compiler = shutil.which("c++") or shutil.which("g++")
-    if compiler is None:
-        raise RuntimeError("no C++ compiler on PATH (apt-get install g++)")
-    from torch.utils.cpp_extension import load
-
-    arch = _cpu_flags()
-    return load(
-        name="dynlearn_selective_scan_cpu" + ("_avx2" if arch else ""),
-        sources=[str(SOURCE)],
-        extra_cflags=["-O3", "-fopenmp", *arch],
-        extra_ldflags=["-fopenmp"],
-        verbose=False,
-    )
+    return load_extension("dynlearn_selective_scan_cpu", SOURCE)
 
 
 @functools.cache
 def status() -> str | None:
     """None when the fused kernel is loaded (building it if needed), else why not (one line)."""
-    try:
-        _load()
-    except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return f"the fused CPU selective scan did not build ({first}); running the chunked path"
-    return None
+    return why_not_built(_load, "selective scan", "the chunked path")
 
 
 def supports(*tensors: Tensor | None) -> bool:

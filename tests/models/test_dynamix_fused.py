@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
-from dynlearn.models import ALRNN, ALRNNConfig, DynaMix, DynaMixConfig
+from dynlearn.models import DynaMix, DynaMixConfig
 from dynlearn.models.dynamix import _fused
+from tests.models.test_dynamix import one_expert_and_its_alrnn
 
 
 @pytest.fixture
@@ -116,17 +117,6 @@ def test_rollout_draws_its_noise_up_front_and_runs_fused_or_in_pytorch_alike(fus
     monkeypatch.setattr(_fused, "status", lambda: "disabled for this test")
     torch.manual_seed(11)
     assert torch.equal(model.rollout(context, 400), ref)
-
-
-def one_expert_and_its_alrnn(seed=3):
-    mix = DynaMix(3, DynaMixConfig(n_experts=1, latent_dim=10, n_pwl=2, seed=seed))
-    alrnn = ALRNN(3, ALRNNConfig(latent_dim=10, n_pwl=2, seed=seed))
-    with torch.no_grad():
-        torch.nn.init.normal_(mix.h, std=0.1, generator=torch.Generator().manual_seed(seed))
-        for name in ("A", "W", "h"):
-            getattr(alrnn, name).copy_(getattr(mix, name)[0])
-        alrnn.L.copy_(mix.L)
-    return mix, alrnn
 
 
 def test_with_one_expert_the_fused_rollout_is_the_alrnns(fused, monkeypatch):

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from types import ModuleType
@@ -27,50 +25,23 @@ from types import ModuleType
 import torch
 from torch import Tensor
 
+from dynlearn._cpp_extension import load_extension, why_not_built
 from dynlearn.models.dynamix._experts import experts_flat, mix_experts
 from dynlearn.models.dynamix._gating import gate_weights
 
 SOURCE = Path(__file__).parent / "csrc" / "dynamix_rollout_cpu.cpp"
 
 
-def _cpu_flags() -> list[str]:
-    """AVX2 + FMA when this CPU has them (the extension's name records the choice)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split() for line in info.splitlines() if line.startswith("flags")), [])
-    return ["-mavx2", "-mfma"] if {"avx2", "fma"} <= set(flags) else []
-
-
 @functools.cache
 def _load() -> ModuleType:
     """Compile (or load from the cache) and import the extension; raises if it cannot."""
-    if shutil.which("c++") is None and shutil.which("g++") is None:
-        raise RuntimeError("no C++ compiler on PATH (apt-get install g++)")
-    if not SOURCE.is_file():
-        raise RuntimeError(f"{SOURCE} is missing (not installed with the package)")
-    from torch.utils.cpp_extension import load
-
-    arch = _cpu_flags()
-    return load(
-        name="dynlearn_dynamix_rollout_cpu" + ("_avx2" if arch else ""),
-        sources=[str(SOURCE)],
-        extra_cflags=["-O3", "-fopenmp", *arch],  # OpenMP: at::parallel_for over batch rows
-        extra_ldflags=["-fopenmp"],
-        verbose=False,
-    )
+    return load_extension("dynlearn_dynamix_rollout_cpu", SOURCE)
 
 
 @functools.cache
 def status() -> str | None:
     """None when the fused kernel is loaded (building it if needed), else why not (one line)."""
-    try:
-        _load()
-    except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return f"the fused CPU DynaMix rollout did not build ({first}); running the PyTorch loop"
-    return None
+    return why_not_built(_load, "DynaMix rollout", "the PyTorch loop")
 
 
 def supports(*tensors: Tensor) -> bool:
