@@ -1,6 +1,6 @@
 """The layering of dynlearn/README.md, checked on every import statement (function-level included).
 
-Errors, the version and atomic writes are the foundation every module may use; systems, solvers,
+Errors, the version, atomic writes and the C++ extension builder are the foundation every module may use; systems, solvers,
 data, ops, metrics and layers are the lower layer; models sit above them, train above models,
 the package root's modules (settings, workflow, evaluation) above train, then the flows, and the
 CLI (which runs the flows) on top. A module may import its own layer or lower ones, never a higher one.
@@ -12,7 +12,7 @@ import ast
 from tests.helpers import REPO
 
 LOWER = {"systems", "solvers", "data", "ops", "metrics", "layers"}
-FOUNDATION = {"dynlearn._errors", "dynlearn._version", "dynlearn.atomic"}
+FOUNDATION = {"dynlearn._errors", "dynlearn._version", "dynlearn.atomic", "dynlearn._cpp_extension"}
 
 
 def layer(module: str) -> int:

@@ -96,7 +96,7 @@ def model_arguments(model: DynaMix, context, noise):
             gate.D, gate.sigma, gate.tau_attention, gate.tau_gate, gate.mlp[0].weight, gate.mlp[2].weight)
 
 
-def test_rollout_draws_its_noise_up_front_and_runs_fused_or_in_pytorch_alike(fused, monkeypatch):
+def test_rollout_draws_its_noise_as_step_does_and_runs_fused_or_in_pytorch_alike(fused, monkeypatch):
     model = DynaMix(3, DynaMixConfig(n_experts=4, latent_dim=8, gate_noise=0.3))
     with torch.no_grad():  # off the initialization, whose free run decays to 0
         model.h.normal_(std=0.3, generator=torch.Generator().manual_seed(4))
@@ -108,7 +108,7 @@ def test_rollout_draws_its_noise_up_front_and_runs_fused_or_in_pytorch_alike(fus
     out = model.rollout(context, 400)
     assert calls == [14]  # the fused kernel ran, once for the whole run
     torch.manual_seed(11)
-    noise = torch.randn((400, 2, 3))
+    noise = torch.stack([torch.randn(2, 3) for _ in range(400)])  # one draw per step, as `step` draws
     with torch.no_grad():
         ref = _fused.rollout_ref(*model_arguments(model, context, noise))
     assert ref[:, 100:].std() > 0.05
