@@ -67,7 +67,7 @@ def main() -> None:
                         help="circular for periodic fields (KS, NS), as conf/exp_model/*_conv*.yaml")
     parser.add_argument("--exp", default=None,
                         help="also apply the model options of conf/exp_model/<exp>_<family>.yaml (e.g. ks: "
-                             "ConvS5's step range and both families' input noise as `+exp=ks` trains them)")
+                             "ConvS5's step range and input noise, as `+exp=ks` trains it)")
     parser.add_argument("--train-len", type=int, default=32, help="H: frames per training window")
     parser.add_argument("--lengths", type=int, nargs="+", default=[16, 64, 256], help="window lengths timed in §1")
     parser.add_argument("--batch", type=int, default=16, help="windows per batch (§1-§3)")
