@@ -7,8 +7,10 @@ and imports it; later loads reuse the cached build. Every kernel has a PyTorch p
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -50,3 +52,17 @@ def why_not_built(load: Callable[[], ModuleType], what: str, fallback: str) -> s
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return f"the fused CPU {what} did not build ({first}); running {fallback}"
     return None
+
+
+def build_command(status: Callable[[], str | None], what: str) -> None:
+    """The ``python -m <kernel module> --build`` command: build the fused CPU `what` now (timed),
+    or exit with `status`'s line saying why not."""
+    parser = argparse.ArgumentParser(description=f"Build the fused CPU {what}.")
+    parser.add_argument("--build", action="store_true", help="compile it into the cache now")
+    if not parser.parse_args().build:
+        parser.error("nothing to do: pass --build")
+    start = time.perf_counter()
+    reason = status()
+    if reason is not None:
+        raise SystemExit(reason)
+    print(f"fused CPU {what} ready ({time.perf_counter() - start:.1f} s)")

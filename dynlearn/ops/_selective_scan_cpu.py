@@ -12,7 +12,6 @@ PyTorch path. ``python -m dynlearn.ops._selective_scan_cpu --build`` builds it a
 
 from __future__ import annotations
 
-import argparse
 import functools
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._cpp_extension import load_extension, why_not_built
+from .._cpp_extension import build_command, load_extension, why_not_built
 
 CHUNK = 64  # steps between saved states: memory B·D·N·L/64, recompute buffer (65, N) per task
 GROUP = 32  # channels per dB/dC partial: B·(D/32)·L·N floats each, independent of threads
@@ -92,17 +91,6 @@ def selective_scan_cpu(u, delta, A, B, C, D, z, delta_bias, delta_softplus, retu
     return (y, last[..., :N]) if return_last_state else y
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Build the fused CPU selective scan.")
-    parser.add_argument("--build", action="store_true", help="compile it into the cache now")
-    if not parser.parse_args().build:
-        parser.error("nothing to do: pass --build")
-    start = time.perf_counter()
-    reason = status()
-    if reason is not None:
-        raise SystemExit(reason)
-    print(f"fused CPU selective scan ready ({time.perf_counter() - start:.1f} s)")
-
 
 if __name__ == "__main__":
-    main()
+    build_command(status, "selective scan")

@@ -16,16 +16,14 @@ says why it is unavailable when it cannot build. ``python -m dynlearn.models.dyn
 
 from __future__ import annotations
 
-import argparse
 import functools
-import time
 from pathlib import Path
 from types import ModuleType
 
 import torch
 from torch import Tensor
 
-from dynlearn._cpp_extension import load_extension, why_not_built
+from dynlearn._cpp_extension import build_command, load_extension, why_not_built
 from dynlearn.models.dynamix._experts import experts_flat, mix_experts
 from dynlearn.models.dynamix._gating import gate_weights
 
@@ -89,17 +87,6 @@ def rollout_ref(z0: Tensor, keys: Tensor, values: Tensor, noise: Tensor, A: Tens
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Build the fused CPU DynaMix rollout.")
-    parser.add_argument("--build", action="store_true", help="compile it into the cache now")
-    if not parser.parse_args().build:
-        parser.error("nothing to do: pass --build")
-    start = time.perf_counter()
-    reason = status()
-    if reason is not None:
-        raise SystemExit(reason)
-    print(f"fused CPU DynaMix rollout ready ({time.perf_counter() - start:.1f} s)")
-
 
 if __name__ == "__main__":
-    main()
+    build_command(status, "DynaMix rollout")
