@@ -13,7 +13,6 @@ PyTorch path. ``python -m dynlearn.ops._selective_scan_cpu --build`` builds it a
 from __future__ import annotations
 
 import functools
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import final
