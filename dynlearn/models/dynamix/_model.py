@@ -162,7 +162,7 @@ class DynaMix(AbstractModel):
 
         The gating noise ε of the whole run is drawn up front from torch's global generator, one
         (B, N) draw per step as `step` draws it (so a rollout is `step` repeated, number for number;
-        seed the generator for repeatable forecasts; 10,000 draws take ~20 ms). On the CPU
+        seed the generator for repeatable forecasts; 10,000 draws take ~40 ms). On the CPU
         in float32/float64 the run is then one call of the fused C++ kernel
         (`_fused.rollout_cpu`, built on first use); elsewhere, or when it cannot build
         (`_fused.status()` says why), the PyTorch loop `_fused.rollout_ref`. Both read the same ε,
