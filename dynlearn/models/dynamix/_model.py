@@ -24,7 +24,6 @@ from torch import Tensor, nn
 from dynlearn._errors import ConfigError
 from dynlearn.models._base import AbstractModel, IOShape
 from dynlearn.models.alrnn import forced_rollout, initial_parameters
-from dynlearn.models.dynamix import _fused
 from dynlearn.models.dynamix._experts import experts_flat, mix_experts
 from dynlearn.models.dynamix._gating import ContextGate
 
@@ -168,6 +167,10 @@ class DynaMix(AbstractModel):
         (`_fused.status()` says why), the PyTorch loop `_fused.rollout_ref`. Both read the same ε,
         so they agree to rounding.
         """
+        # Imported here, not with the package, so that `python -m dynlearn.models.dynamix._fused --build`
+        # runs that module once (runpy warns when the package has imported it already).
+        from dynlearn.models.dynamix import _fused
+
         keys, values = self.gate.features(context)
         z = self._start(context[:, -1])
         noise = z.new_empty(n_steps, z.shape[0], self.obs_dim)
