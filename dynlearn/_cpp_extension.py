@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import torch
+
 
 def cpu_flags() -> list[str]:
     """AVX2 + FMA when this CPU has them (the extension's name records the choice)."""
@@ -41,6 +43,14 @@ def load_extension(name: str, source: Path) -> ModuleType:
     arch = cpu_flags()
     return load(name=name + ("_avx2" if arch else ""), sources=[str(source)],
                 extra_cflags=["-O3", "-fopenmp", *arch], extra_ldflags=["-fopenmp"], verbose=False)
+
+
+def takes(*tensors: torch.Tensor | None) -> bool:
+    """Whether a fused CPU kernel takes these tensors (None ones ignored): on the CPU, float32 or
+    float64, all of one dtype."""
+    present = [t for t in tensors if t is not None]
+    dtypes = {t.dtype for t in present}
+    return len(dtypes) == 1 and dtypes <= {torch.float32, torch.float64} and all(t.device.type == "cpu" for t in present)
 
 
 def why_not_built(load: Callable[[], ModuleType], what: str, fallback: str) -> str | None:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from .._cpp_extension import takes
 from .._errors import ConfigError
 from ._backend import resolve_backend
 from ._linear_scan import chunked_scan
@@ -111,7 +112,7 @@ def selective_scan(
         )
     from . import _selective_scan_cpu  # here, so `python -m` can run that module cleanly
 
-    if _selective_scan_cpu.supports(u, delta, A, B, C, D, z, delta_bias) and (
+    if takes(u, delta, A, B, C, D, z, delta_bias) and (
         _selective_scan_cpu.status() is None
     ):  # the fused kernel; the chunked path below only where it cannot build (status says why)
         return _selective_scan_cpu.selective_scan_cpu(

@@ -40,17 +40,6 @@ def status() -> str | None:
     return why_not_built(_load, "selective scan", "the chunked path")
 
 
-def supports(*tensors: Tensor | None) -> bool:
-    """Whether the fused kernel takes these inputs: CPU, float32 or float64, all one dtype."""
-    present = [t for t in tensors if t is not None]
-    dtypes = {t.dtype for t in present}
-    return (
-        len(dtypes) == 1
-        and dtypes <= {torch.float32, torch.float64}
-        and all(t.device.type == "cpu" for t in present)
-    )
-
-
 @final
 class SelectiveScanCpuFn(torch.autograd.Function):
     """Autograd wrapper: fused forward (chunk-start states saved), fused recompute-backward."""
@@ -88,7 +77,6 @@ def selective_scan_cpu(u, delta, A, B, C, D, z, delta_bias, delta_softplus, retu
     D, z, delta_bias = (x.contiguous() if x is not None else None for x in (D, z, delta_bias))
     y, last = SelectiveScanCpuFn.apply(u, delta, A, Bt, Ct, D, z, delta_bias, bool(delta_softplus))
     return (y, last[..., :N]) if return_last_state else y
-
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import functools
 from pathlib import Path
 from types import ModuleType
 
-import torch
 from torch import Tensor
 
 from dynlearn._cpp_extension import build_command, load_extension, why_not_built
@@ -42,18 +41,11 @@ def status() -> str | None:
     return why_not_built(_load, "DynaMix rollout", "the PyTorch loop")
 
 
-def supports(*tensors: Tensor) -> bool:
-    """Whether the fused kernel takes these tensors: CPU, float32 or float64, all one dtype."""
-    dtypes = {t.dtype for t in tensors}
-    return (len(dtypes) == 1 and dtypes <= {torch.float32, torch.float64}
-            and all(t.device.type == "cpu" for t in tensors))
-
-
 def rollout_cpu(z0: Tensor, keys: Tensor, values: Tensor, noise: Tensor, A: Tensor, W: Tensor, h: Tensor,
                 floor: Tensor, D: Tensor, sigma: Tensor, tau_attention: Tensor | float, tau_gate: Tensor | float,
                 mlp1: Tensor, mlp2: Tensor) -> Tensor:
     """The free run on the fused kernel (no autograd); arguments and result as `rollout_ref`
-    (CPU tensors of one dtype, float32 or float64; `supports`)."""
+    (CPU tensors of one dtype, float32 or float64: `dynlearn._cpp_extension.takes`)."""
     tensors = [t.detach().contiguous() for t in (z0, keys, values, noise, A, W, h, floor, D, sigma)]
     return _load().rollout(*tensors, float(tau_attention), float(tau_gate),
                            mlp1.detach().contiguous(), mlp2.detach().contiguous())

@@ -67,8 +67,11 @@ class ContextGate(nn.Module):
             noise: ε (B, N) of the gating noise; None draws it from torch's generator.
         """
         eps = torch.randn(z.shape[0], self.D.shape[0], dtype=z.dtype, device=z.device) if noise is None else noise
-        return gate_weights(z, keys, values, eps, self.D, self.sigma, self.tau_attention, self.tau_gate,
-                            self.mlp[0].weight, self.mlp[2].weight)
+        return gate_weights(z, keys, values, eps, *self.weights())
+
+    def weights(self) -> tuple[Tensor, ...]:
+        """``(D, sigma, tau_attention, tau_gate, mlp1, mlp2)``, as `gate_weights` takes them."""
+        return self.D, self.sigma, self.tau_attention, self.tau_gate, self.mlp[0].weight, self.mlp[2].weight
 
     def noise_penalty(self) -> Tensor:
         """mean(exp(−|σ|/0.01)): large as σ → 0, keeping the gating noise on (reference λ = 0.1)."""

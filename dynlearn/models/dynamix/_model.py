@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dynlearn._cpp_extension import takes
 from dynlearn._errors import ConfigError
 from dynlearn.models._base import AbstractModel, IOShape
 from dynlearn.models.alrnn import forced_rollout, initial_parameters
@@ -176,10 +177,8 @@ class DynaMix(AbstractModel):
         noise = z.new_empty(n_steps, z.shape[0], self.obs_dim)
         for t in range(n_steps):
             noise[t] = torch.randn(z.shape[0], self.obs_dim, dtype=z.dtype, device=z.device)
-        gate = self.gate
-        args = (z, keys, values, noise, self.A, self.W, self.h, self._floor, gate.D, gate.sigma,
-                gate.tau_attention, gate.tau_gate, gate.mlp[0].weight, gate.mlp[2].weight)
-        fused = _fused.supports(*args) and _fused.status() is None
+        args = (z, keys, values, noise, self.A, self.W, self.h, self._floor, *self.gate.weights())
+        fused = takes(*args) and _fused.status() is None
         return (_fused.rollout_cpu if fused else _fused.rollout_ref)(*args)
 
     def split_window(self, x: Tensor) -> tuple[Tensor, Tensor]:
