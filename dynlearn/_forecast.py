@@ -60,6 +60,9 @@ class ForecastSpec:
         context: observations each forecast reads before it starts (its init the last of them).
         seed: seeds the perturbations (chunk k draws from its own stream of (seed, k)).
         progress: a progress bar on stderr when it is a terminal; changes nothing written.
+        channels: forecasts from a given series (``context=``, `dynlearn._context_forecast`):
+            ``joint``, or ``independent`` (a pretrained DynaMix forecasts each channel alone);
+            batch forecasts from a store do not read it.
     """
 
     lead: int = 100
@@ -71,6 +74,7 @@ class ForecastSpec:
     context: int = 1
     seed: int = 0
     progress: bool = True
+    channels: str = "joint"
 
     def __post_init__(self) -> None:
         for name in ("lead", "members", "stride", "chunk_inits", "context"):
@@ -87,7 +91,7 @@ class ForecastSpec:
     @property
     def written(self) -> dict:
         """The settings that change what is written (all but `progress`)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "progress"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("progress", "channels")}
 
 
 def forecast(run_dir: str | Path, input_store: str | Path, spec: ForecastSpec = ForecastSpec(), *,

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ._errors import ConfigError
-from .data import GenerationSpec
+from .data import CORPUS_DIM, CorpusSpec, GenerationSpec
 from .train import TrainerConfig
 
 
@@ -106,17 +106,20 @@ class Settings:
     resume: str | bool | None
     run: Path | None
     config: dict  # the resolved config, as written to the run directory
+    corpus: CorpusSpec | None = None  # data=corpus: a corpus of many systems, built instead of simulating `system`
 
     @property
     def data_hash(self) -> str:
         """Identifies the generated data: the system and the generation settings."""
+        if self.corpus is not None:
+            return _hash({"corpus": dataclasses.asdict(self.corpus)})
         return _hash({"system": self.system.to_dict() if self.system else None, "dt": self.dt, "data": dataclasses.asdict(self.data)})
 
     @property
     def run_hash(self) -> str:
         """Identifies a training run: everything that changes its result."""
         ignored = {"resume", "run", "threads", "paths", "device", "eval", "ingest", "source", "seeds", "jobs",
-                   "input", "forecast"}
+                   "input", "forecast", "context", "n_steps", "output"}
         config = {k: v for k, v in self.config.items() if k not in ignored}
         config["trainer"] = {k: v for k, v in config.get("trainer", {}).items()
                              if k not in ("progress", "wall_time_limit")}
@@ -142,6 +145,7 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
     data_path = data_cfg.pop("path", None)
     data_name = data_cfg.pop("name")
     embedding = _delay_embedding(data_cfg.pop("delay_embedding", None))
+    corpus_cfg, corpus = data_cfg.pop("corpus", None), None
     spec = typed(GenerationSpec, data_cfg, "data")
     given = data_path is not None
     store = Path(data_path) if given else Path(config["paths"]["data"]) / f"{data_name}.zarr"
@@ -153,6 +157,10 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         system, (state_shape, n_forcing, dt) = None, _store_shape(store)
         if name == str(system_cfg.get("id") or system_cfg["name"]):  # the default name: the system's
             name = store.name.removesuffix(".zarr")
+    elif corpus_cfg is not None:  # many systems, built by `dynlearn.data.build_corpus`: no one simulator
+        corpus = typed(CorpusSpec, dict(corpus_cfg), "data.corpus")
+        corpus.system_names()  # unknown or non-3-D systems are refused now
+        system, state_shape, n_forcing, dt = None, (CORPUS_DIM,), 0, 1.0
     else:
         dt = system_cfg.get("dt")
         if not isinstance(dt, (int, float)) or isinstance(dt, bool) or not dt > 0:
@@ -164,6 +172,8 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
     model_cfg.update(_model_size_options(model_name, model_cfg, config.get("model_size", "cpu"), config["device"]))
     if check_model and system is not None:
         _check_family_fits_system(model_name, system)
+    if check_model and corpus is not None and (problem := family_misfit(model_name, "ode", "the corpus")):
+        raise ConfigError(problem)
     if check_model:  # checks the name and every option now (with `auto`, training checks m·dim again)
         if model_family(model_name).layout == "field":
             io = IOShape((1, *state_shape), (n_forcing, *state_shape))
@@ -203,6 +213,7 @@ def build_settings(config: dict, *, check_model: bool = True) -> Settings:
         resume=config.get("resume"),
         run=Path(run) if run is not None else None,
         config=config,
+        corpus=corpus,
     )
 
 
@@ -327,6 +338,8 @@ def _check_type(value, hint, key: str):
             return float(value)
         if kind is str and isinstance(value, str):
             return value
+        if typing.get_origin(kind) is tuple and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)  # tuple[str, ...]: a list of names
     names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)
     raise ConfigError(f"{key} must be {names}, got {value!r}")
 

@@ -29,6 +29,7 @@ from ._short_forecast import short_cases
 from ._settings import EvalSpec, family_misfit, Settings, sized_model_options, timed_model_options
 from .data import (
     Normalizer,
+    build_corpus,
     WindowDataset,
     cell_normalizer,
     embed_store,
@@ -48,6 +49,9 @@ def generate(settings: Settings, *, progress: bool = True) -> Path:
         raise ConfigError("data.path names an existing store, so there is nothing to generate; "
                           "drop data.path to generate into paths.data/<data.name>.zarr")
     torch.set_num_threads(settings.threads)
+    if settings.corpus is not None:
+        return build_corpus(settings.data_store, settings.corpus, config_hash=settings.data_hash,
+                            log=print if progress else None)
     return generate_store(settings.data_store, settings.system, settings.data,
                               config_hash=settings.data_hash, dt=settings.dt, progress=progress)
 
@@ -152,10 +156,23 @@ def complete_run(run_dir: str | Path, spec: EvalSpec) -> dict:
     return metrics
 
 
-def evaluate_run(run_dir: str | Path, spec: EvalSpec | None = None) -> Path:
-    """Evaluate a finished run into a new ``eval-<timestamp>/`` folder inside it."""
+def evaluate_run(run_dir: str | Path, spec: EvalSpec | None = None, *, input_store: str | Path | None = None,
+                 runs_root: str | Path = "runs") -> Path:
+    """Evaluate a finished run into a new ``eval-<timestamp>/`` folder inside it.
+
+    With `input_store`, on that store's test cases instead of the run's own (a store of the same
+    system and dimension; a pretrained DynaMix judges any 3-D system zero-shot, each context
+    standardized by its own statistics, `on_store`). A run shipped with dynlearn (``run=dynamix``)
+    is evaluated into ``<runs_root>/<its name>/eval-<timestamp>/`` (the package stays read-only).
+    """
+    from ._context_forecast import PRETRAINED, on_store, resolve_run
+
+    run_dir = resolve_run(run_dir)
     run = load_run(run_dir)
-    out = Path(run_dir) / f"eval-{timestamp()}"
+    if input_store is not None:
+        run = on_store(run, Path(input_store))
+    shipped = PRETRAINED in run_dir.resolve().parents
+    out = (Path(runs_root) / run_dir.name if shipped else run_dir) / f"eval-{timestamp()}"
     evaluate(run, spec or EvalSpec(), out)
     return out
 

@@ -44,12 +44,16 @@ def _commands() -> dict[str, Command]:
                           "store <paths.data>/<name>.zarr", "source=<file> (required) name=<dataset> ingest.*"),
         "train": Command(_train, "generate data if missing, train, evaluate; writes runs/<name>/<time>/",
                          "resume=<run dir>|true seeds=<n> jobs=<k> trainer.* eval.*"),
-        "evaluate": Command(_evaluate, "evaluate a trained run into <run dir>/eval-<time>/", "run=<run dir> (required) eval.*"),
+        "evaluate": Command(_evaluate, "evaluate a trained run into <run dir>/eval-<time>/ (on another store "
+                            "of its system with input=; a pretrained DynaMix on any 3-D system, zero-shot)",
+                            "run=<run dir>|dynamix (required) input=<store> eval.*"),
         "forecast": Command(_forecast, "batch forecasts from every init of a store's split into "
                             "<run dir>/forecast-<key>/forecast.zarr; rerunning resumes or reuses it",
                             "run=<run dir> (required) input=<store> (required) forecast.lead forecast.members "
                             "forecast.perturbation forecast.stride forecast.split forecast.chunk_inits "
-                            "forecast.context forecast.seed forecast.progress threads"),
+                            "forecast.context forecast.seed forecast.progress threads; or, from a given series: "
+                            "run=<run dir>|dynamix context=<.npy|.csv|.zarr> n_steps=<n> output=<.npy|.csv> "
+                            "forecast.channels=joint|independent forecast.seed"),
         "compare": Command(_compare, "headline figures of runs side by side (same test data, same protocol)",
                            "runs=<run dir>|<folder of runs>|[a,b] (required)"),
         "validate": Command(_validate, "check a store: schema and completeness; deep=true also reads every chunk "
@@ -72,6 +76,7 @@ EXAMPLES = """examples:
   python -m dynlearn evaluate run=runs/lorenz/2026-11-23_15-00-00_000000
   python -m dynlearn compare runs=runs/lorenz
   python -m dynlearn forecast run=runs/lorenz/2026-11-23_15-00-00_000000 input=data/lorenz63.zarr forecast.members=10 forecast.perturbation=0.01
+  python -m dynlearn forecast run=dynamix context=series.csv n_steps=10000 output=forecast.npy
   python -m dynlearn validate store=data/lorenz63.zarr deep=true
   python -m dynlearn ingest source=glofas.nc name=rhine
   python -m dynlearn ingest source=x.npy ingest.dt=0.01
@@ -231,7 +236,12 @@ def _evaluate(overrides: list[str]) -> int:
     settings = load_settings(overrides)
     if settings.run is None:
         raise ConfigError("evaluate needs the run to evaluate: add run=<run directory> (under runs/)")
-    out = evaluate_run(settings.run, load_eval_spec(settings.run, settings, overrides))
+    from ._context_forecast import resolve_run
+
+    run_dir = resolve_run(settings.run)
+    given = settings.config.get("input")
+    out = evaluate_run(run_dir, load_eval_spec(run_dir, settings, overrides), input_store=given,
+                       runs_root=settings.runs_root)
     _print_summary(out)
     return 0
 
@@ -241,10 +251,38 @@ def _forecast(overrides: list[str]) -> int:
 
     from ._forecast import forecast
 
+    if load_config(overrides).get("context") is not None:
+        return _forecast_context(overrides)
     run, store, spec = load_forecast(overrides)
     torch.set_num_threads(_positive_int(load_config(overrides), "threads"))
     path = forecast(run, store, spec, log=print)
     print(_skill_summary(path))
+    return 0
+
+
+def _forecast_context(overrides: list[str]) -> int:
+    """forecast run=... context=<file> n_steps=N output=<file>: one forecast per series in the file."""
+    import time
+
+    import torch
+
+    from ._context_forecast import forecast_context, read_context, write_forecast
+
+    config = load_config(overrides)
+    for key, example in (("run", "run=dynamix"), ("n_steps", "n_steps=10000"), ("output", "output=forecast.npy")):
+        if config.get(key) is None:
+            raise ConfigError(f"forecast from a context needs {key}: add {example}")
+    if config.get("input") is not None:
+        raise ConfigError("give either input=<store> (batch forecasts from its inits) or context=<series>, not both")
+    torch.set_num_threads(_positive_int(config, "threads"))
+    context = read_context(config["context"])
+    started = time.perf_counter()
+    result = forecast_context(config["run"], context, config["n_steps"], channels=config["forecast"]["channels"],
+                              seed=config["forecast"]["seed"])
+    seconds = time.perf_counter() - started
+    path = write_forecast(result, config["output"])
+    print(f"forecast: {len(result)} series x {result.shape[1]} steps x {result.shape[2]} channels from "
+          f"{context.shape[1]}-step contexts in {seconds:.2f} s -> {path}")
     return 0
 
 

@@ -5,7 +5,9 @@ store ``train`` and ``pipeline`` read) with four processes side by side, each si
 of the trajectories (whole Zarr chunks of them) after one task has simulated the first chunk of
 time for all of them; a last task adds the statistics and marks it complete. The store equals,
 bit for bit, the one a single process writes (`dynlearn.data.prepare_parts`). One part (the
-default) is one process, `dynlearn.generate`.
+default) is one process, `dynlearn.generate`. A corpus of many systems (``+exp=dynamix_pretrain``,
+``data=corpus``) fans out over its systems instead: one task per system writes that system's part
+(`dynlearn.data.simulate_part`), a last one writes them all into the store (`assemble_corpus`).
 
 No Prefect cache here: a store is its own cache. A complete store with the same config hash
 is reused as it is and a partial one is resumed, also by a retry; a store still partial when
@@ -24,7 +26,7 @@ from prefect.task_runners import ProcessPoolTaskRunner
 import torch
 
 import dynlearn
-from dynlearn.data import finish_parts, generate_part, prepare_parts
+from dynlearn.data import assemble_corpus, finish_parts, generate_part, prepare_parts, simulate_part
 from flows._shared import checked_settings, command_line, positive_int, publish_stores, store_or_nothing, task_options
 
 
@@ -61,6 +63,21 @@ def finish_task(settings: dynlearn.Settings) -> str:
         return str(finish_parts(settings.data_store, settings.system, settings.data))
 
 
+@task(cache_policy=NO_CACHE, **task_options("generate"))
+def corpus_system_task(settings: dynlearn.Settings, name: str) -> str:
+    """Simulate one system of a corpus into its part file (kept when there from the same config)."""
+    torch.set_num_threads(1)  # the systems share the cores
+    return str(simulate_part(settings.data_store, name, settings.corpus))
+
+
+@task(cache_policy=NO_CACHE, **task_options("generate"))
+def corpus_assemble_task(settings: dynlearn.Settings) -> str:
+    """Write the systems' parts into the corpus store (all or nothing), or reuse the complete store."""
+    if settings.data_store.exists():  # complete (assembly is atomic) and from this config, or refused
+        return str(dynlearn.generate(settings, progress=False))
+    return str(assemble_corpus(settings.data_store, settings.corpus, config_hash=settings.data_hash))
+
+
 def check(overrides: list[str] | None, parts: int = 1) -> dynlearn.Settings:
     """The settings; a user error raises `dynlearn.DynlearnError` (nothing is written)."""
     if parts < 1:
@@ -68,7 +85,7 @@ def check(overrides: list[str] | None, parts: int = 1) -> dynlearn.Settings:
     settings = checked_settings(overrides, check_model=False)
     if settings.data_given:
         raise dynlearn.ConfigError("data.path names an existing store, so there is nothing to generate; drop data.path")
-    if parts > 1 and settings.system.kind == "grid":
+    if parts > 1 and settings.system is not None and settings.system.kind == "grid":
         raise dynlearn.ConfigError(f"{settings.system.name} is simulated as one series, not an ensemble: use parts=1")
     return settings
 
@@ -88,7 +105,11 @@ def generate(overrides: list[str] | None = None, parts: int = 1) -> str:
         The store path.
     """
     settings = check(overrides, parts)
-    if parts == 1:
+    if settings.corpus is not None:  # data=corpus: one process per system, then one store of them all
+        names = [] if settings.data_store.exists() else settings.corpus.system_names()
+        corpus_system_task.map([settings] * len(names), names).result()
+        store = corpus_assemble_task(settings)
+    elif parts == 1:
         store = generate_task(settings)
     else:
         running = prepare_task(settings, parts)

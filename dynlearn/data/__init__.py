@@ -8,6 +8,14 @@ from ._dataset import FIELD_KINDS as FIELD_KINDS
 from ._dataset import WindowDataset as WindowDataset
 from ._dataset import cell_normalizer as cell_normalizer
 from ._dataset import in_layout as in_layout
+from ._corpus import CORPUS_DIM as CORPUS_DIM
+from ._corpus import HELD_OUT as HELD_OUT
+from ._corpus import CorpusSpec as CorpusSpec
+from ._corpus import assemble_corpus as assemble_corpus
+from ._corpus import build_corpus as build_corpus
+from ._corpus import corpus_labels as corpus_labels
+from ._corpus import sampling as sampling
+from ._corpus import simulate_part as simulate_part
 from ._delay import choose_embedding as choose_embedding
 from ._delay import delay_embed as delay_embed
 from ._delay import false_nearest_neighbours_dimension as false_nearest_neighbours_dimension

@@ -39,7 +39,8 @@ class DynaMixConfig:
         n_pwl: P, piecewise-linear units of every expert (the last P of the M).
         context_len: frames at the start of each training window that the gate reads as the
             context; the rest of the window is forecast from the context's last frame under sparse
-            teacher forcing. None: the first half of the window.
+            teacher forcing. A number in (0, 1): that fraction of the window (rounded down). None:
+            the first half.
         forcing_interval: τ, steps between teacher-forcing times.
         noise: standard deviation of Gaussian noise added in training to the observations that
             initialize and force the state (not to the targets, nor to the context).
@@ -53,7 +54,7 @@ class DynaMixConfig:
     n_experts: int = 10
     latent_dim: int = 30
     n_pwl: int = 2
-    context_len: int | None = None
+    context_len: int | float | None = None
     forcing_interval: int = 10
     noise: float = 0.05
     gate_noise: float = 0.05
@@ -67,7 +68,8 @@ class DynaMixConfig:
             (self.n_experts >= 1, "n_experts must be >= 1"),
             (self.latent_dim >= 1, "latent_dim must be >= 1"),
             (0 <= self.n_pwl <= self.latent_dim, "n_pwl must be in [0, latent_dim]"),
-            (self.context_len is None or self.context_len >= 2, "context_len must be >= 2 (or null)"),
+            (self.context_len is None or (isinstance(self.context_len, int) and self.context_len >= 2)
+             or 0 < self.context_len < 1, "context_len must be >= 2 steps, a fraction in (0, 1), or null"),
             (self.forcing_interval >= 1, "forcing_interval must be >= 1"),
             (self.noise >= 0 and self.gate_noise >= 0 and self.gate_reg >= 0,
              "noise, gate_noise and gate_reg must be >= 0"),
@@ -188,7 +190,8 @@ class DynaMix(AbstractModel):
         Raises:
             ValueError: the window leaves no frame to forecast.
         """
-        tc = self.config.context_len or x.shape[1] // 2
+        given = self.config.context_len
+        tc = x.shape[1] // 2 if given is None else int(given * x.shape[1]) if given < 1 else given
         if not 2 <= tc <= x.shape[1] - 1:
             raise ValueError(f"DynaMix trains on windows of a {tc}-step context and >= 1 step after it; got "
                              f"windows of {x.shape[1]} steps: raise trainer.seq_len or lower model.context_len")
