@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from dynlearn import ConfigError
@@ -29,6 +30,10 @@ MODELS = sorted(p.stem for p in (REPO / "conf" / "model").glob("*.yaml"))
 def test_every_experiment_and_model_shrinks_with_debug_fast(monkeypatch, exp, model):
     monkeypatch.setenv("DYNLEARN_CONF", str(REPO / "conf"))
     overrides = [f"model={model}", *([f"+exp={exp}"] if exp else [])]
+    if exp and exp.endswith("_gpu") and not torch.cuda.is_available():  # CUDA only, also shrunk: one line here
+        with pytest.raises(ConfigError, match="CUDA|gives ode data"):
+            build_settings(load_config([*overrides, "debug=fast"]))
+        return
     config = load_config([*overrides, "debug=fast"])  # every pair composes
     system = build_settings(config, check_model=False).system  # the full experiment's is the same
     kind = system.kind if system is not None else "ode"  # a corpus of many systems (data=corpus) is ODE data

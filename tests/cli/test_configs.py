@@ -1,6 +1,9 @@
 """Every config composes and validates; the catalogue and the YAML agree."""
 
 import pytest
+import torch
+
+from dynlearn import ConfigError
 
 from dynlearn._settings import build_settings
 from dynlearn.cli import load_config
@@ -19,6 +22,10 @@ def _conf(monkeypatch):
 
 @pytest.mark.parametrize("exp", EXPERIMENTS)
 def test_every_experiment_composes_and_validates(exp):
+    if exp.endswith("_gpu") and not torch.cuda.is_available():  # paper-sized, CUDA only: refused in one line here
+        with pytest.raises(ConfigError, match="for a CUDA GPU and this machine has none"):
+            build_settings(load_config([f"+exp={exp}"]))
+        return
     settings = build_settings(load_config([f"+exp={exp}"]))
     assert settings.name and settings.trainer.epochs >= 1
 

@@ -1,0 +1,1 @@
+"""Runs shipped with dynlearn (`run=<name>`): pretrained models that need no training here."""
