@@ -9,7 +9,10 @@ untrained; the cost does not depend on the weights), reads a standardized Lorenz
 
 1. ``fused``: `DynaMix.rollout`, end to end (the gate's features, the noise drawn up front, then
    the fused kernel `_fused.rollout_cpu`);
-2. ``pytorch``: the same, with the extension reported unavailable, so it runs `_fused.rollout_ref`.
+2. ``pytorch``: the same, with the extension reported unavailable, so it runs `_fused.rollout_ref`;
+3. ``zero_shot``: what ``forecast run=dynamix context=...`` computes after reading the file
+   (`zero_shot_forecast`: the context standardized by its own statistics, inference mode, the
+   fused free run, mapped back), on float64 NumPy input.
 
 Rounds are interleaved (fused, pytorch, pytorch, fused, ...) after --warmup untimed rounds; the
 medians of --repeats timed rounds and their ratio are printed, with the largest difference between
@@ -36,7 +39,7 @@ from contextlib import contextmanager
 import torch
 
 from dynlearn.models import make_model
-from dynlearn.models.dynamix import _fused
+from dynlearn.models.dynamix import _fused, zero_shot_forecast
 
 
 def main() -> None:
@@ -67,7 +70,10 @@ def main() -> None:
             return model.rollout(context, args.steps)
 
     load("before")
-    seconds = interleaved({"fused": lambda: run(True), "pytorch": lambda: run(False)}, args.warmup, args.repeats)
+    series = context.double().numpy()
+    paths = {"fused": lambda: run(True), "pytorch": lambda: run(False),
+             "zero_shot": lambda: zero_shot_forecast(model, series, args.steps, seed=args.seed)}
+    seconds = interleaved(paths, args.warmup, args.repeats)
     load("after")
     difference = (run(True) - run(False)).abs().max().item()
     print(f"\nmedian of {args.repeats} interleaved rounds after {args.warmup} warm-up round(s):")

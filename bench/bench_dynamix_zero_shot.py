@@ -7,7 +7,7 @@ dynamix_heldout.yaml), and the pretrained DynaMix forecasts 10,000 steps from ea
 each context standardized by its own statistics). Reported: the pooled invariants of evaluation
 protocol v2 (D_stsp, D_H, collapsed / diverged free runs, the true-vs-true floor), the authors'
 per-forecast protocol (median over forecasts of each forecast's D_stsp and D_H), and the valid
-prediction time. With --alrnn, AL-RNNs trained on each held-out store itself (+exp=lorenz settings,
+prediction time and the MASE of the first 10 steps (the authors' short-term error). With --alrnn, AL-RNNs trained on each held-out store itself (+exp=lorenz settings,
 `train +exp=lorenz data.path=data/heldout_<system>.zarr`) are read from their metrics.json beside.
 
     python bench/bench_dynamix_zero_shot.py [--run dynamix] [--alrnn runs/heldout_alrnn] [--systems ...]
@@ -47,7 +47,7 @@ def row(metrics: dict) -> dict:
     median = lambda key: statistics.median(p[key] for p in ok) if ok else math.nan  # noqa: E731
     return {"d_stsp": metrics["d_stsp"], "d_h": metrics["d_h"], "floor": metrics["d_stsp_floor"],
             "failed": metrics["n_collapsed"] + metrics["n_diverged"],
-            "per_forecast_d_stsp": median("d_stsp"), "per_forecast_d_h": median("d_h"), "vpt": metrics["vpt"]}
+            "per_forecast_d_stsp": median("d_stsp"), "per_forecast_d_h": median("d_h"), "vpt": metrics["vpt"], "mase": metrics.get("mase", math.nan)}
 
 
 def latest_metrics(folder: Path) -> dict | None:
@@ -67,8 +67,8 @@ def main() -> None:
     print(f"protocol: {PROTOCOL.n_ics} forecasts of {PROTOCOL.n_steps} steps from {PROTOCOL.context}-step contexts, "
           f"first {PROTOCOL.transient} dropped for the invariants; threads {args.threads}")
     print("| system | model | D_stsp pooled | D_H pooled | failed | D_stsp per forecast (median) | "
-          "D_H per forecast (median) | VPT [Lyapunov times] | floor D_stsp |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "D_H per forecast (median) | MASE(10) | VPT [Lyapunov times] | floor D_stsp |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.systems:
         store = heldout_store(name)
         started = time.perf_counter()
@@ -80,7 +80,8 @@ def main() -> None:
             results.append(("AL-RNN trained on it", row(alrnn)))
         for model, r in results:
             print(f"| {name} | {model} | {r['d_stsp']:.3f} | {r['d_h']:.4f} | {r['failed']} | "
-                  f"{r['per_forecast_d_stsp']:.3f} | {r['per_forecast_d_h']:.4f} | {r['vpt']:.2f} | {r['floor']:.3f} |")
+                  f"{r['per_forecast_d_stsp']:.3f} | {r['per_forecast_d_h']:.4f} | {r['mase']:.3f} | {r['vpt']:.2f} | "
+                  f"{r['floor']:.3f} |")
         print(f"<!-- {name}: {store}, zero-shot evaluation {seconds:.0f} s -> {out} -->")
 
 

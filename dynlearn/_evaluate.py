@@ -29,10 +29,11 @@ from ._short_forecast import short_forecast_metrics
 from ._tables import csv_text, difference, json_safe, markdown_text, rounded
 from .atomic import atomic_write_json, atomic_write_text
 from .data import evaluation_cases, floor_cases, forcing_variables, open_store, validate
-from .metrics import PROTOCOL_VERSION, d_h, finite_median, pooled_d_stsp, vpt
+from .metrics import PROTOCOL_VERSION, d_h, finite_median, mase, pooled_d_stsp, vpt
 from .train import Judge, rosenstein
 
 ATTRACTOR_PROTOCOL = "attractor"
+MASE_STEPS = 10  # the short-term error the DynaMix authors report beside the invariants
 
 
 def evaluate(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool = True) -> dict:
@@ -94,6 +95,7 @@ def _evaluate_attractor(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool)
     lyap_time = 1.0 / lyap_ref if chaotic else None
     valid = vpt(forecast, z_test.truths, dt=dt, lyapunov_time=lyap_time or 1.0,
                 threshold=spec.vpt_threshold, std=np.ones(dim))
+    short_error = mase(forecast, z_test.truths, z_test.contexts, horizon=MASE_STEPS)
     z_floor = floor.map(z) if floor is not None else None
     floor_stsp = pooled_d_stsp(z_test.truths[:len(floor)], z_floor.truths, n_bins=n_bins) if floor else math.nan
     floor_dh = d_h(z_test.truths[:len(floor)], z_floor.truths, cutoff=spec.dh_cutoff) if floor else math.nan
@@ -113,6 +115,7 @@ def _evaluate_attractor(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool)
             "lyap_max": float(score.lyap[k]),
             "vpt": float(valid.lyapunov_times[k]),
             "vpt_censored": bool(valid.censored[k]),
+            "mase": float(short_error[k]),
         })
     ok = [k for k, s in enumerate(score.status) if s == "ok"]
     metrics = {
@@ -149,6 +152,8 @@ def _evaluate_attractor(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool)
         "vpt": finite_median(valid.lyapunov_times),
         "vpt_unit": "lyapunov_times" if lyap_time else "time",
         "vpt_censored": int(np.sum(valid.censored)),
+        "mase_steps": MASE_STEPS,
+        "mase": finite_median(short_error),
         "lyap_max_data": rosenstein(test.truths[0], dt),
         "lyap_max_generated": rosenstein(attractor[ok[0]], dt) if ok else math.nan,
         "per_ic": per_ic,

@@ -15,6 +15,7 @@ from ._horizon import horizon_mse as horizon_mse
 from ._lyapunov import LyapunovResult as LyapunovResult
 from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
 from ._lyapunov import system_lyapunov_spectrum as system_lyapunov_spectrum
+from ._mase import mase as mase
 from ._protocol import COLLAPSED as COLLAPSED
 from ._protocol import TAIL_STEPS as TAIL_STEPS
 from ._protocol import DIVERGED as DIVERGED
