@@ -51,8 +51,12 @@ def row(metrics: dict) -> dict:
 
 
 def latest_metrics(folder: Path) -> dict | None:
-    found = sorted(folder.glob("*/metrics.json"))
-    return json.loads(found[-1].read_text()) if found else None
+    """The newest run's newest metrics under `folder`: its latest re-evaluation, else its own."""
+    runs = sorted(p.parent for p in folder.glob("*/metrics.json"))
+    if not runs:
+        return None
+    found = sorted(runs[-1].glob("eval-*/metrics.json")) or [runs[-1] / "metrics.json"]
+    return json.loads(found[-1].read_text())
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dynlearn._run import CHECKPOINTS, load_run
-from dynlearn.atomic import atomic_write_json
+from dynlearn.atomic import atomic_write_json, atomic_write_text
 from dynlearn.data import open_store, split_indices
 from dynlearn.metrics import d_h, pooled_d_stsp
 from dynlearn.models.dynamix import zero_shot_forecast
@@ -67,7 +67,36 @@ def ship(run_dir: Path, name: str = "dynamix") -> Path:
     figures = check_figures(target, context, truth)
     atomic_write_json({"store": str(CHECK_STORE), "context": CONTEXT, "horizon": HORIZON, "seed": SEED, **figures},
                       target / "check" / "expected.json")
+    atomic_write_text(_readme(run_dir, target, corpus), target / "README.md")
     return target
+
+
+def _readme(run_dir: Path, target: Path, corpus) -> str:
+    """What the shipped run is and the commands that make it again."""
+    from dynlearn._workflow import logged_seconds
+
+    status = json.loads((target / "status.json").read_text())
+    seconds = logged_seconds(target / CHECKPOINTS)
+    config = (target / "config.yaml").read_text()
+    exp = "dynamix_pretrain_gpu" if "name: dynamix_pretrain_gpu" in config else "dynamix_pretrain"
+    systems = ", ".join(corpus.attrs["corpus_systems"])
+    return f"""# Pretrained DynaMix (`run={target.name}`)
+
+A DynaMix (Hemmer & Durstewitz 2025; dynlearn/models/dynamix/) pretrained on a corpus of
+{corpus.sizes['traj']} sequences of {corpus.sizes['time']} steps from {len(corpus.attrs['corpus_systems'])} catalogue
+systems ({systems}), each standardized by its own statistics; held out of it: {', '.join(corpus.attrs['params']['held_out'])}.
+Trained {status.get('epochs')} epochs in {seconds / 60:.0f} minutes (the training log's sum), kept epoch
+{status.get('best_epoch')} (best validation free runs). Shipped from `{run_dir.name}` by
+
+    python -m dynlearn train +exp={exp}
+    python -m dynlearn.pretrained._ship runs/{exp}/<timestamp>
+
+Files: `config.yaml` (the resolved config), `checkpoints/best.pt` (the weights, `torch.load(...,
+weights_only=True)`) and `best.json` (family, options, units), `metrics.json` / `metrics_table.md`
+(the corpus's own test sequences), `checkpoints/train_log.csv`, `corpus.json` (the corpus: systems,
+their sampling and parameter draws), `check/` (a held-out Lorenz-63 context, the truth after it and
+the zero-shot figures the tests reproduce). Held-out results: bench/RESULTS.md, "Zero-shot".
+"""
 
 
 if __name__ == "__main__":

@@ -93,14 +93,19 @@ def test_a_zero_shot_forecast_of_a_csv_series_through_the_cli(pretrained, workdi
 
 
 def test_more_channels_than_the_model_reads_need_channels_independent(pretrained, workdir):
-    np.save(workdir / "wide.npy", np.random.default_rng(0).standard_normal((300, 5)).cumsum(0))
-    args = ["forecast", f"run={pretrained}", "context=wide.npy", "n_steps=30", "output=wide_out.npy"]
-    refused = run_cli(args, cwd=workdir)
-    assert refused.returncode == 2 and "forecast.channels=independent" in refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1 and not (workdir / "wide_out.npy").exists()
-    done = run_cli([*args, "forecast.channels=independent"], cwd=workdir)
+    from dynlearn import DataError
+    from dynlearn._context_forecast import forecast_context
+
+    wide = np.random.default_rng(0).standard_normal((300, 5)).cumsum(0)
+    with pytest.raises(DataError, match="forecast.channels=independent") as refused:
+        forecast_context(pretrained, wide[None], 30)
+    assert "\n" not in str(refused.value)
+    np.save(workdir / "wide.npy", wide)
+    done = run_cli(["forecast", f"run={pretrained}", "context=wide.npy", "n_steps=30", "output=wide_out.npy",
+                    "forecast.channels=independent"], cwd=workdir)
     assert done.returncode == 0, done.stderr
-    assert np.load(workdir / "wide_out.npy").shape == (30, 5)
+    out = np.load(workdir / "wide_out.npy")
+    assert out.shape == (30, 5) and np.isfinite(out).all()
 
 
 def test_a_context_with_nan_is_one_line_exit_2_and_writes_nothing(pretrained, workdir):
@@ -122,3 +127,14 @@ def test_a_context_too_short_or_of_another_rank_is_refused(pretrained, workdir):
     np.save(workdir / "rank4.npy", np.zeros((2, 2, 2, 2)))
     with pytest.raises(DataError, match=r"give \(T,\), \(T, D\) or \(B, T, D\)"):
         read_context(workdir / "rank4.npy")
+
+
+def test_a_store_context_is_every_test_trajectory_of_it(corpus):
+    from dynlearn._context_forecast import read_context
+    from dynlearn.data import split_indices
+
+    ds = open_store(corpus)
+    contexts = read_context(corpus)
+    test = split_indices(ds, "test")
+    assert contexts.shape == (len(test), 700, 3)
+    np.testing.assert_array_equal(contexts, ds["state"].values[test])
