@@ -130,18 +130,24 @@ def on_store(run: Run, store: Path) -> Run:
                                meta=meta)
 
 
-def write_forecast(forecast: np.ndarray, output: str | Path) -> Path:
-    """Write (B, n, D) forecasts to a ``.npy`` ((n, D) for one) or a ``.csv`` (one series), atomically.
+def check_output(output: str | Path, n_series: int) -> None:
+    """Refuse, before any forecast, an output `write_forecast` cannot write.
 
     Raises:
-        ConfigError: another extension, or several series into a CSV.
+        ConfigError: another extension than .npy / .csv, or several series into a CSV.
     """
-    output = Path(output)
-    suffix = output.suffix.lower()
+    suffix = Path(output).suffix.lower()
     if suffix not in (".npy", ".csv"):
         raise ConfigError(f"output={output}: write .npy or .csv")
-    if suffix == ".csv" and len(forecast) > 1:
-        raise ConfigError(f"output={output}: {len(forecast)} forecasts do not fit one CSV table; write .npy")
+    if suffix == ".csv" and n_series > 1:
+        raise ConfigError(f"output={output}: {n_series} forecasts do not fit one CSV table; write .npy")
+
+
+def write_forecast(forecast: np.ndarray, output: str | Path) -> Path:
+    """Write (B, n, D) forecasts to a ``.npy`` ((n, D) for one) or a ``.csv`` (one series), atomically."""
+    check_output(output, len(forecast))
+    output = Path(output)
+    suffix = output.suffix.lower()
     output.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
         with atomic_file(output) as tmp, open(tmp, "wb") as handle:

@@ -29,8 +29,8 @@ from ._short_forecast import short_cases
 from ._settings import EvalSpec, family_misfit, Settings, sized_model_options, timed_model_options
 from .data import (
     Normalizer,
-    build_corpus,
     WindowDataset,
+    build_corpus,
     cell_normalizer,
     embed_store,
     evaluation_cases,

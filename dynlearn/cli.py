@@ -266,7 +266,7 @@ def _forecast_context(overrides: list[str]) -> int:
 
     import torch
 
-    from ._context_forecast import forecast_context, read_context, write_forecast
+    from ._context_forecast import check_output, forecast_context, read_context, write_forecast
 
     config = load_config(overrides)
     for key, example in (("run", "run=dynamix"), ("n_steps", "n_steps=10000"), ("output", "output=forecast.npy")):
@@ -276,6 +276,7 @@ def _forecast_context(overrides: list[str]) -> int:
         raise ConfigError("give either input=<store> (batch forecasts from its inits) or context=<series>, not both")
     torch.set_num_threads(_positive_int(config, "threads"))
     context = read_context(config["context"])
+    check_output(config["output"], len(context))
     started = time.perf_counter()
     result = forecast_context(config["run"], context, config["n_steps"], channels=config["forecast"]["channels"],
                               seed=config["forecast"]["seed"])
