@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import zarr
 
 from .._errors import ConfigError, DataError
 from ..atomic import atomic_file
@@ -208,8 +209,7 @@ def assemble_corpus(store: str | Path, spec: CorpusSpec, *, config_hash: str) ->
     states = np.concatenate([p["states"] for p in parts.values()])
     system = np.concatenate([[n] * len(p["states"]) for n, p in parts.items()])
     order = np.random.default_rng(spec.seed).permutation(len(states))  # every split mixes systems
-    dt = {n: json.loads(str(p["sampling"]))["dt_simulated"] * json.loads(str(p["sampling"]))["save_every"]
-          for n, p in parts.items()}
+    dt = {n: Sampling(**json.loads(str(p["sampling"]))).dt_stored for n, p in parts.items()}
     coords = {
         "traj": np.arange(len(states)),
         "time": np.arange(spec.n_steps, dtype=np.float64),
@@ -247,8 +247,6 @@ def build_corpus(store: str | Path, spec: CorpusSpec, *, config_hash: str, log=N
     store = Path(store)
     with store_lock(store):
         if store.exists():  # assembly is atomic: a store here is complete, or not one of ours
-            import zarr
-
             if not is_complete(store) or zarr.open_group(str(store), mode="r").attrs.get("config_hash") != config_hash:
                 raise DataError(f"{store} is not a corpus built from this config; delete it, or set "
                                 "data.name=<new name> to keep both")

@@ -53,6 +53,9 @@ def ship(run_dir: Path, name: str = "dynamix") -> Path:
     corpus = open_store(meta["data_store"])
     meta["data_store"] = f"data/{Path(meta['data_store']).name}"  # where the regenerating command puts it
     atomic_write_json(meta, target / CHECKPOINTS / "best.json")
+    metrics = json.loads((target / "metrics.json").read_text())
+    metrics["test_data"]["store"] = meta["data_store"]
+    atomic_write_json(metrics, target / "metrics.json")
     attrs = corpus.attrs
     atomic_write_json({"store": meta["data_store"], "spec": attrs["corpus"], "systems": attrs["corpus_systems"],
                        "sequences": int(corpus.sizes["traj"]), "steps": int(corpus.sizes["time"]),
