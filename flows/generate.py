@@ -7,7 +7,8 @@ time for all of them; a last task adds the statistics and marks it complete. The
 bit for bit, the one a single process writes (`dynlearn.data.prepare_parts`). One part (the
 default) is one process, `dynlearn.generate`. A corpus of many systems (``+exp=dynamix_pretrain``,
 ``data=corpus``) fans out over its systems instead: one task per system writes that system's part
-(`dynlearn.data.simulate_part`), a last one writes them all into the store (`assemble_corpus`).
+(`dynlearn.data.simulate_part`), a last one writes them all into the store (`dynlearn.generate`,
+which finds every part written).
 
 No Prefect cache here: a store is its own cache. A complete store with the same config hash
 is reused as it is and a partial one is resumed, also by a retry; a store still partial when
@@ -26,7 +27,7 @@ from prefect.task_runners import ProcessPoolTaskRunner
 import torch
 
 import dynlearn
-from dynlearn.data import assemble_corpus, finish_parts, generate_part, prepare_parts, simulate_part
+from dynlearn.data import finish_parts, generate_part, prepare_parts, simulate_part
 from flows._shared import checked_settings, command_line, positive_int, publish_stores, store_or_nothing, task_options
 
 
@@ -72,10 +73,9 @@ def corpus_system_task(settings: dynlearn.Settings, name: str) -> str:
 
 @task(cache_policy=NO_CACHE, **task_options("generate"))
 def corpus_assemble_task(settings: dynlearn.Settings) -> str:
-    """Write the systems' parts into the corpus store (all or nothing), or reuse the complete store."""
-    if settings.data_store.exists():  # complete (assembly is atomic) and from this config, or refused
-        return str(dynlearn.generate(settings, progress=False))
-    return str(assemble_corpus(settings.data_store, settings.corpus, config_hash=settings.data_hash))
+    """Write the systems' parts into the corpus store (all or nothing, under the store's lock), or
+    reuse the complete store: `dynlearn.generate` finds every part written and only assembles."""
+    return str(dynlearn.generate(settings, progress=False))
 
 
 def check(overrides: list[str] | None, parts: int = 1) -> dynlearn.Settings:
