@@ -14,6 +14,7 @@ is trained or optimized; forecasts run under `torch.inference_mode`. The output 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from pathlib import Path
 
@@ -110,8 +111,6 @@ def on_store(run: Run, store: Path) -> Run:
     Raises:
         DataError: a store that is missing or partial, of another dimension, or with forcing.
     """
-    import dataclasses
-
     from .data import Normalizer, forcing_variables, validate
     from .models.dynamix import ContextStandardized
 

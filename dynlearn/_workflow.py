@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._context_forecast import PRETRAINED, on_store, resolve_run
 from ._errors import ConfigError, DataError, TrainingDiverged
 from ._evaluate import evaluate, protocol_of
 from ._evaluate_field import FIELD_PROTOCOL, MIN_FIELD_STEPS
@@ -165,8 +166,6 @@ def evaluate_run(run_dir: str | Path, spec: EvalSpec | None = None, *, input_sto
     standardized by its own statistics, `on_store`). A run shipped with dynlearn (``run=dynamix``)
     is evaluated into ``<runs_root>/<its name>/eval-<timestamp>/`` (the package stays read-only).
     """
-    from ._context_forecast import PRETRAINED, on_store, resolve_run
-
     run_dir = resolve_run(run_dir)
     run = load_run(run_dir)
     if input_store is not None:

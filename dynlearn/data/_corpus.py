@@ -29,6 +29,7 @@ import zarr
 
 from .._errors import ConfigError, DataError
 from ..atomic import atomic_file
+from ..metrics import mean_period
 from ._ingest_write import Source, write_store
 from ._store import is_complete, store_attrs, store_lock
 
@@ -117,9 +118,9 @@ def sampling(name: str, steps_per_period: float = 100.0) -> Sampling:
     per mean period: every k-th step of the catalogue's dt, k = round(period / steps_per_period),
     or, for a period shorter than `steps_per_period` steps, a proportionally smaller dt.
 
-    The mean period is the inverse spectral centroid of the nominal attractor (mean power spectrum
-    of the standardized coordinates, 4 trajectories of 8,000 steps at the catalogue's dt), which is
-    steadier than the peak on broadband spectra.
+    The mean period is the inverse spectral centroid of the nominal attractor (`mean_period` over
+    the standardized coordinates of 4 orbits of 8,000 steps at the catalogue's dt), which is
+    steadier than the spectral peak on broadband spectra.
     """
     from ..solvers import make_step, rollout
     from ..systems import make_ode_system
@@ -128,12 +129,7 @@ def sampling(name: str, steps_per_period: float = 100.0) -> Sampling:
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         x = rollout(make_step(system, system.dt), system.sample_initial_conditions(4, generator), _PERIOD_STEPS)
-    x = x.numpy()
-    x = (x - x.mean(1, keepdims=True)) / x.std(1, keepdims=True)
-    power = (np.abs(np.fft.rfft(x, axis=1)) ** 2).mean(axis=(0, 2))
-    freq = np.fft.rfftfreq(x.shape[1])
-    power[0] = 0.0
-    period = float(power.sum() / (freq * power).sum())
+    period = mean_period(x.numpy().transpose(1, 0, 2).reshape(_PERIOD_STEPS, -1))  # every orbit's dims as columns
     k = max(1, round(period / steps_per_period))
     dt = system.dt * min(1.0, period / steps_per_period) if k == 1 else system.dt
     return Sampling(dt_simulated=float(dt), save_every=k, mean_period_steps=period)

@@ -24,7 +24,9 @@ from ._protocol import TruthStats as TruthStats
 from ._protocol import free_run_status as free_run_status
 from ._protocol import pooled_d_stsp as pooled_d_stsp
 from ._protocol import stsp_bins as stsp_bins
+from ._rosenstein import decorrelation_lag as decorrelation_lag
 from ._rosenstein import lyap_rosenstein as lyap_rosenstein
+from ._rosenstein import mean_period as mean_period
 from ._skill import finite_median as finite_median
 from ._skill import kge as kge
 from ._skill import kge_prime as kge_prime

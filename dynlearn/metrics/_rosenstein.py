@@ -68,9 +68,9 @@ def lyap_rosenstein(
     x = (x[:, None] if x.ndim == 1 else x)[:max_points]
     if not np.isfinite(x).all() or np.ptp(x, axis=0).max() == 0:
         raise ValueError("lyap_rosenstein needs a finite, non-constant series")
-    period = _mean_period(x)
+    period = mean_period(x)
     emb_dim = emb_dim or (1 if x.shape[1] > 1 else _UNIVARIATE_EMB_DIM)
-    lag = lag or (_decorrelation_lag(x) if emb_dim > 1 else 1)
+    lag = lag or (decorrelation_lag(x) if emb_dim > 1 else 1)
     min_tsep = math.ceil(period) if min_tsep is None else min_tsep
     trajectory_len = trajectory_len or math.ceil(2 * period)
     if fit_range is None:
@@ -103,20 +103,22 @@ def lyap_rosenstein(
     return float(slope)
 
 
-def _mean_period(x: np.ndarray) -> float:
-    """1 / power-weighted mean frequency, in samples; the spectra of the z-scored dims are summed."""
+def mean_period(x: np.ndarray) -> float:
+    """1 / power-weighted mean frequency (the inverse spectral centroid) of a series (T, D), in
+    samples; the spectra of the z-scored dims are summed."""
     z = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
     power = (np.abs(np.fft.rfft(z, axis=0)) ** 2).sum(axis=1)[1:]  # drop the mean (f = 0)
     freqs = np.fft.rfftfreq(len(x))[1:]
     return float(power.sum() / (freqs * power).sum())
 
 
-def _decorrelation_lag(x: np.ndarray) -> int:
-    """First lag where the autocorrelation, averaged over dims, drops below 1 − 1/e."""
+def decorrelation_lag(x: np.ndarray, level: float = 1 - 1 / math.e) -> int:
+    """First lag where the autocorrelation of a series (T, D), averaged over dims, drops below
+    `level` (1 − 1/e for Rosenstein's delay; 1/e for the DynaMix authors' delay embedding); 1 if never."""
     z = x - x.mean(axis=0)
     spec = np.abs(np.fft.rfft(z, n=2 * len(x), axis=0)) ** 2  # zero padding: linear, not circular
     acf = np.fft.irfft(spec, axis=0)[: len(x)].sum(axis=1)
-    below = np.flatnonzero(acf / acf[0] < 1 - 1 / math.e)
+    below = np.flatnonzero(acf / acf[0] < level)
     return int(below[0]) if below.size else 1
 
 

@@ -18,6 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from dynlearn._errors import DataError
+from dynlearn.data import delay_embed
+from dynlearn.metrics import decorrelation_lag
 
 MIN_CONTEXT = 10  # context steps the gate reads (after a delay fill): fewer leave it nothing to attend to
 
@@ -44,30 +46,23 @@ class ContextStandardized(nn.Module):
 
 def delay_lag(x: np.ndarray) -> int:
     """The first lag where the autocorrelation of the 1-D series `x` falls below 1/e (>= 1)."""
-    x = x - x.mean()
-    n = len(x)
-    spectrum = np.fft.rfft(x, 2 * n)
-    acf = np.fft.irfft(np.abs(spectrum) ** 2)[:n]
-    below = np.nonzero(acf < acf[0] / np.e)[0] if acf[0] > 0 else []
-    return int(below[0]) if len(below) else 1
+    return decorrelation_lag(x[:, None], level=1 / np.e)
 
 
 def fill_channels(context: np.ndarray, n: int) -> np.ndarray:
     """Contexts (B, T, D), D <= n, as (B, T - k·τ, n): the D channels, then delayed copies of them in
-    turn (channel i mod D, delayed by τ, 2τ, ...), τ from `delay_lag` on the first context."""
+    turn (channel i mod D, delayed by τ, 2τ, ...), τ the largest `delay_lag` of the first context's
+    channels: the first n columns of the delay vectors (`delay_embed`), newest block first."""
     b, t, d = context.shape
     if d == n:
         return context
-    extra = n - d
     tau = max(delay_lag(context[0, :, i]) for i in range(d))
-    delays = [(1 + k // d) * tau for k in range(extra)]
-    start = max(delays)
-    if t - start < MIN_CONTEXT:
+    m = 1 + -(-(n - d) // d)  # delays needed for n - d more columns
+    if t - (m - 1) * tau < MIN_CONTEXT:
         raise DataError(f"the context has {t} steps; filling {d} channel(s) up to the model's {n} with delays of "
-                        f"{tau} steps needs at least {start + MIN_CONTEXT}: give a longer context")
-    columns = [context[:, start:, i] for i in range(d)]
-    columns += [context[:, start - lag:t - lag, k % d] for k, lag in enumerate(delays)]
-    return np.stack(columns, axis=-1)
+                        f"{tau} steps needs at least {(m - 1) * tau + MIN_CONTEXT}: give a longer context")
+    vectors = np.stack([delay_embed(c, m, tau) for c in context]).reshape(b, -1, m, d)
+    return vectors[:, :, ::-1].reshape(b, -1, m * d)[..., :n]
 
 
 def zero_shot_forecast(model: nn.Module, context: np.ndarray, n_steps: int, *, seed: int = 0) -> np.ndarray:
