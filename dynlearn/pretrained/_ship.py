@@ -13,6 +13,7 @@ metadata names no path of this machine.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dynlearn._run import CHECKPOINTS, load_run
-from dynlearn.atomic import atomic_write_json, atomic_write_text
+from dynlearn.atomic import atomic_directory, atomic_write_json, atomic_write_text
 from dynlearn.data import open_store, split_indices
 from dynlearn.metrics import d_h, pooled_d_stsp
 from dynlearn.models.dynamix import zero_shot_forecast
@@ -43,9 +44,17 @@ def check_figures(run_dir: Path, context: np.ndarray, truth: np.ndarray) -> dict
 
 
 def ship(run_dir: Path, name: str = "dynamix") -> Path:
-    target = HERE / name
-    if target.exists():
-        shutil.rmtree(target)
+    """Build the shipped folder beside the old one and swap it in only when complete."""
+    final, staging = HERE / name, HERE / f".{name}.staged"
+    shutil.rmtree(staging, ignore_errors=True)
+    with atomic_directory(staging) as target:
+        _build(run_dir, target, name)
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(staging, final)
+    return final
+
+
+def _build(run_dir: Path, target: Path, name: str) -> None:
     for file in FILES:
         (target / file).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run_dir / file, target / file)
@@ -70,11 +79,10 @@ def ship(run_dir: Path, name: str = "dynamix") -> Path:
     figures = check_figures(target, context, truth)
     atomic_write_json({"store": str(CHECK_STORE), "context": CONTEXT, "horizon": HORIZON, "seed": SEED, **figures},
                       target / "check" / "expected.json")
-    atomic_write_text(_readme(run_dir, target, corpus), target / "README.md")
-    return target
+    atomic_write_text(_readme(run_dir, target, corpus, name), target / "README.md")
 
 
-def _readme(run_dir: Path, target: Path, corpus) -> str:
+def _readme(run_dir: Path, target: Path, corpus, name: str) -> str:
     """What the shipped run is and the commands that make it again."""
     from dynlearn._workflow import logged_seconds
 
@@ -83,7 +91,7 @@ def _readme(run_dir: Path, target: Path, corpus) -> str:
     config = (target / "config.yaml").read_text()
     exp = "dynamix_pretrain_gpu" if "name: dynamix_pretrain_gpu" in config else "dynamix_pretrain"
     systems = ", ".join(corpus.attrs["corpus_systems"])
-    return f"""# Pretrained DynaMix (`run={target.name}`)
+    return f"""# Pretrained DynaMix (`run={name}`)
 
 A DynaMix (Hemmer & Durstewitz 2025; dynlearn/models/dynamix/) pretrained on a corpus of
 {corpus.sizes['traj']} sequences of {corpus.sizes['time']} steps from {len(corpus.attrs['corpus_systems'])} catalogue
