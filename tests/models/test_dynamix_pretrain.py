@@ -61,7 +61,9 @@ def test_a_held_out_system_cannot_enter_the_corpus():
     with pytest.raises(ConfigError, match="held-out lorenz63"):
         CorpusSpec(systems=("thomas", "lorenz63"))
     defaults = CorpusSpec().system_names()
-    assert len(defaults) == 13 and not set(defaults) & set(HELD_OUT)
+    assert len(defaults) == 11 and not set(defaults) & set(HELD_OUT)
+    configured = load_settings(["+exp=dynamix_pretrain"], check_model=False).corpus.systems
+    assert sorted(defaults) == sorted(configured)  # conf/data/corpus.yaml lists the default set
 
 
 def test_the_sampling_rule_stores_about_100_steps_per_mean_period():
