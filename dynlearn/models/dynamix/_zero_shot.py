@@ -62,7 +62,7 @@ def fill_channels(context: np.ndarray, n: int) -> np.ndarray:
         raise DataError(f"the context has {t} steps; filling {d} channel(s) up to the model's {n} with delays of "
                         f"{tau} steps needs at least {(m - 1) * tau + MIN_CONTEXT}: give a longer context")
     vectors = np.stack([delay_embed(c, m, tau) for c in context]).reshape(b, -1, m, d)
-    return vectors[:, :, ::-1].reshape(b, -1, m * d)[..., :n]
+    return np.ascontiguousarray(vectors[:, :, ::-1].reshape(b, -1, m * d)[..., :n])  # torch reads no negative strides
 
 
 def zero_shot_forecast(model: nn.Module, context: np.ndarray, n_steps: int, *, seed: int = 0) -> np.ndarray:
