@@ -40,7 +40,7 @@ from .data import (
     validate,
 )
 from .metrics import TAIL_STEPS
-from .models import IOShape, make_model, model_family
+from .models import DataFacts, IOShape, make_model, model_family
 from .train import VALIDATION_TRANSIENT, FieldJudge, Judge, fit
 
 
@@ -107,7 +107,7 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
                                if trainer.future_forcing == "climatology" else None)
     io = IOShape(train_data.item_shape, train_data.forcing_shape)
     options = timed_model_options(sized_model_options(settings.model_options, io.dim), float(ds.attrs["dt"]))
-    options = family.resolve_options(options, lambda: train_data.trajectory(0)["x"].numpy())  # e.g. delays left null
+    options = family.resolve_options(options, data_facts(train_data, ds, normalizer))  # e.g. delays left null
     # Built (initialized) on the CPU, so a seed gives the same weights on any device, then moved.
     model = make_model(settings.model_name, io, **options).to(settings.device, settings.dtype)  # before the run dir
     run_dir = _run_dir(settings)
@@ -138,6 +138,17 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     if run_evaluation:
         complete_run(run_dir, settings.eval)
     return run_dir
+
+
+def data_facts(train_data: WindowDataset, ds, normalizer: Normalizer) -> DataFacts:
+    """What a family may know of its training data before it is built (`AbstractModel.resolve_options`)."""
+    mean, std = normalizer.tolist()
+    system = ds.attrs.get("system_description")  # generated stores; an ingested one has no equations
+    return DataFacts(series=lambda: train_data.trajectory(0)["x"].numpy(),
+                     system=dict(system) if system else None,
+                     norm_mean=mean, norm_std=std,
+                     n_slots=1 + int(train_data.trajectories.max(initial=0)) if train_data.by_trajectory else 1,
+                     n_times=max(stop for _, _, stop in train_data.segments))
 
 
 def logged_seconds(checkpoint_dir: Path) -> float:

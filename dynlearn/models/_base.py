@@ -43,6 +43,27 @@ class IOShape:
         return self.forcing[0]
 
 
+@dataclass(frozen=True)
+class DataFacts:
+    """What a family may read of its training data before it is built (`AbstractModel.resolve_options`).
+
+    Attributes:
+        series: reads one training trajectory (T, D), normalized.
+        system: the store's system description (the system's ``to_dict()``), e.g. to rebuild its equations.
+        norm_mean, norm_std: the statistics the model's inputs were standardized with, per channel.
+        n_slots: how many trajectories the windows' ``index[:, 0]`` can name (1 + the largest; 1
+            when the store is split by time, where it is -1).
+        n_times: time steps per trajectory that a window's ``index[:, 1]`` counts into.
+    """
+
+    series: Callable[[], np.ndarray]
+    system: dict | None = None
+    norm_mean: list | None = None
+    norm_std: list | None = None
+    n_slots: int = 1
+    n_times: int = 0
+
+
 class AbstractModel(nn.Module, abc.ABC):
     """A learned dynamical system.
 
@@ -101,13 +122,13 @@ class AbstractModel(nn.Module, abc.ABC):
         """The observation of a state, (B, ...) -> (B, D) or (B, C, *spatial)."""
 
     @classmethod
-    def resolve_options(cls, options: dict, train_series: Callable[[], np.ndarray] | None) -> dict:
+    def resolve_options(cls, options: dict, data: DataFacts | None) -> dict:
         """`options` with those the family derives from the data (left null in its config)
-        filled in, before the model is built (e.g. PhyxMamba's delays).
+        filled in, before the model is built (e.g. PhyxMamba's delays, Φ-ROM's equations).
 
         Args:
             options: fields of the family's config.
-            train_series: reads one training trajectory (T, D), normalized (called only by a
+            data: what the family may know of its training data (its `series` read only by a
                 family that needs it); None when a config is checked before any data exist: the
                 family fills provisional values, so that the other options can be checked.
 

@@ -20,11 +20,13 @@ from dynlearn.models.fno import FNO
 from dynlearn.models.koopman import Koopman
 from dynlearn.models.latent_sde import LatentSDE
 from dynlearn.models.neural_ode import NeuralODE
+from dynlearn.models.phirom import PhiROM
 from dynlearn.models.phyxmamba import PhyxMamba
 from dynlearn.models._base import AbstractModel, IOShape
 
 MODELS: dict[str, type[AbstractModel]] = {"alrnn": ALRNN, "arx": ARX, "convlstm": ConvLSTM, "convs5": ConvS5, "dynamix": DynaMix, "fno": FNO, "koopman": Koopman,
-                                         "latent_sde": LatentSDE, "neural_ode": NeuralODE, "phyxmamba": PhyxMamba}
+                                         "latent_sde": LatentSDE, "neural_ode": NeuralODE, "phirom": PhiROM,
+                                         "phyxmamba": PhyxMamba}
 
 
 def list_models() -> list[str]:

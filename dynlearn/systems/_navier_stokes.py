@@ -25,7 +25,11 @@ _FORCINGS = {  # with k0 = 2π/L; on the configs' domains these are the papers' 
     "fno": "f = 0.1 (sin k0(x+y) + cos k0(x+y)); Li et al. 2021 on [0,1]²",
     "kolmogorov": "velocity forcing sin(4 k0 y) x̂, i.e. f = −4 k0 cos(4 k0 y); on [0,2π]²",
 }
-_INITIAL_CONDITIONS = ("grf", "low_modes")
+_INITIAL_CONDITIONS = ("grf", "low_modes", "filtered_velocity")
+# JAX-CFD's `filtered_velocity_field` defaults, which Φ-ROM's decaying-turbulence data use
+# (phi-rom/PhiROM data/scripts/turbulence.py): a log-normal velocity filter peaked at angular
+# wavenumber 3 (log variance 0.25), scaled to a peak speed of 1.
+_PEAK_WAVENUMBER, _LOG_VARIANCE, _MAX_VELOCITY = 3.0, 0.25, 1.0
 _SAMPLER_VERSION = 2  # in `to_dict`, so the data hash changes whenever the ω0 law does
 
 
@@ -59,7 +63,9 @@ class NavierStokes2D(SpectralPDE):
         alpha: linear drag α ≥ 0.
         forcing: "none", "fno" or "kolmogorov" (see `to_dict()["forcing"]`).
         dt: default step size (time units); check it with `cfl_dt`.
-        initial_condition: "grf" (the FNO Gaussian random field) or "low_modes".
+        initial_condition: "grf" (the FNO Gaussian random field), "low_modes", or
+            "filtered_velocity" (JAX-CFD's random divergence-free velocity of peak speed 1, Φ-ROM's
+            decaying turbulence; `filtered_velocity_filter`).
         transient_time: time integrated by `sample_initial_conditions`.
 
     Attributes:
@@ -241,7 +247,9 @@ class NavierStokes2D(SpectralPDE):
         white = torch.randn(n, self.n, self.n, generator=generator, dtype=torch.float64)
         ky, kx = self.wavenumbers
         k2 = ky**2 + kx**2
-        if self.initial_condition == "grf":
+        if self.initial_condition == "filtered_velocity":
+            w = self._filtered_velocity_vorticity(n, generator)
+        elif self.initial_condition == "grf":
             # FNO's GaussianRF (Li et al. 2021, data_generation/navier_stokes/random_fields.py,
             # τ = 7, α = 2.5, σ = τ^(α − 1) = 7^1.5) draws ĉ_k = n²√2 σ(|k|² + τ²)^(−α/2)(ξ + iη)
             # on the full fftn grid, ξ, η ~ N(0, 1) each, ĉ_0 = 0, and keeps ω = Re ifftn(ĉ).
@@ -254,7 +262,8 @@ class NavierStokes2D(SpectralPDE):
             # Modes 1 ≤ |k|/k0 ≤ 4, vorticity amplitudes ∝ 1/|k|, rescaled to rms 4 below.
             shell = k2.sqrt() / (2 * math.pi / self.params["L"])
             spectrum = ((shell >= 0.5) & (shell <= 4.5)) / shell.clamp_min(1)
-        w = torch.fft.irfft2(torch.fft.rfft2(white) * spectrum * self.n, s=self.state_shape)
+        if self.initial_condition != "filtered_velocity":
+            w = torch.fft.irfft2(torch.fft.rfft2(white) * spectrum * self.n, s=self.state_shape)
         if self.initial_condition == "low_modes":
             w = w * (4.0 / w.pow(2).mean((-2, -1), keepdim=True).sqrt())  # rms vorticity 4
         if self.transient_time > 0:
@@ -262,6 +271,29 @@ class NavierStokes2D(SpectralPDE):
         if not torch.isfinite(w).all():
             raise ConfigError(f"{self!r} diverged during its transient; use a smaller dt")
         return w.to(dtype=dtype, device=device)
+
+    def filtered_velocity_filter(self) -> Tensor:
+        """JAX-CFD's velocity filter on the rfft2 modes: a log-normal density in |k| (mode 3, log
+        variance 1/4) divided by |k| (the circumference of the shell), 0 at k = 0, (n, n//2+1)."""
+        ky, kx = self.wavenumbers
+        k = (ky**2 + kx**2).sqrt()
+        safe = k.clamp_min(1e-12)
+        mean = math.log(_PEAK_WAVENUMBER) + _LOG_VARIANCE
+        density = torch.exp(-((mean - safe.log()) ** 2) / 2 / _LOG_VARIANCE - safe.log())
+        return torch.where(k > 0, density / safe, 0.0)
+
+    def _filtered_velocity_vorticity(self, n: int, generator: torch.Generator) -> Tensor:
+        """JAX-CFD's `filtered_velocity_field` in vorticity form: two white-noise velocity components
+        filtered by `filtered_velocity_filter`, made divergence-free (here by the exact spectral
+        projection; JAX-CFD projects with finite differences on its staggered grid), the vorticity
+        ω = ∂x v − ∂y u, scaled so that the largest speed on the grid is 1."""
+        white = torch.randn(n, 2, self.n, self.n, generator=generator, dtype=torch.float64)
+        velocity_hat = torch.fft.rfft2(white) * self.filtered_velocity_filter()
+        ky, kx = self.wavenumbers
+        # The curl keeps only the divergence-free part, so no projection is needed before it.
+        w = torch.fft.irfft2(1j * kx * velocity_hat[:, 1] - 1j * ky * velocity_hat[:, 0], s=self.state_shape)
+        speed = self.velocity(w).pow(2).sum(-3).sqrt().amax(dim=(-2, -1), keepdim=True)
+        return w * (_MAX_VELOCITY / speed)
 
     def to_dict(self) -> dict[str, Any]:
         return {

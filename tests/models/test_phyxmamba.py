@@ -10,7 +10,7 @@ import torch
 
 import dynlearn
 from dynlearn import ConfigError, DataError
-from dynlearn.models import PhyxMamba, PhyxMambaConfig, make_model
+from dynlearn.models import DataFacts, PhyxMamba, PhyxMambaConfig, make_model
 from dynlearn.models.phyxmamba import causal_delay_embed, choose_delays, mmd, patchify, unpatchify
 from dynlearn.models.phyxmamba._model import shifted_targets
 from dynlearn.solvers import make_step, rollout
@@ -157,14 +157,14 @@ def test_unset_delays_and_bad_options_are_refused_in_one_line():
     with pytest.raises(ConfigError, match="context must be a positive multiple of patch"):
         PhyxMambaConfig(context=30, patch=7)
     assert PhyxMamba.resolve_options({"m": None, "tau": None}, None) == {"m": 3, "tau": 7}
-    sine = lambda: np.sin(np.arange(1500) / 6.5)  # noqa: E731  41 steps per period: a quarter is 10
+    sine = DataFacts(series=lambda: np.sin(np.arange(1500) / 6.5))  # 41 steps per period: a quarter is 10
     assert PhyxMamba.resolve_options({"m": 4, "tau": None, "context": 40}, sine) == {"m": 4, "tau": 10, "context": 40}
     # in the default 30-step context, 3 delays of 10 would reach its first step: the data's τ is capped
     assert PhyxMamba.resolve_options({"m": 4, "tau": None}, sine) == {"m": 4, "tau": 9}
     with pytest.raises(ConfigError, match="shorter than the context"):
         PhyxMambaConfig(m=5, tau=17, context=30)
     with pytest.raises(DataError, match="give model.m and model.tau"):  # no first minimum of the MI
-        PhyxMamba.resolve_options({"m": None, "tau": None}, lambda: np.linspace(0, 1, 600)[:, None] ** 2)
+        PhyxMamba.resolve_options({"m": None, "tau": None}, DataFacts(series=lambda: np.linspace(0, 1, 600)[:, None] ** 2))
 
 
 def test_debug_fast_trains_evaluates_and_rolls_out_with_its_own_protocol(tmp_path, monkeypatch):

@@ -17,14 +17,19 @@ def test_unknown_option_lists_valid_options():
         make_model("alrnn", 3, latent_dims=10)
 
 
-# What each layout reads in the contract test: a 3-D vector, or one channel on a 4 x 5 grid with 2 forcings.
-SHAPES = {"vector": IOShape((3,)), "field": IOShape((1, 4, 5), (2, 4, 5))}
+# What each layout reads in the contract test: a 3-D vector, or one channel on a 4 x 5 grid with 2
+# forcings (without them for the autonomous field families, which learn no river grid).
+SHAPES = {"vector": IOShape((3,)), "field": IOShape((1, 4, 5), (2, 4, 5)), "autonomous field": IOShape((1, 4, 5))}
+# Options a family needs from its data to train: Φ-ROM's latent memory covers the 9-step windows
+# below; without a store's equations, its data-only (DINo-style) variant.
+OPTIONS = {"phirom": {"n_times": 9, "physics_weight": 0.0}}
 
 
 @pytest.mark.parametrize("name", list_models())
 def test_contract(name, generator):
-    io = SHAPES[model_family(name).layout]
-    model = make_model(name, io)
+    family = model_family(name)
+    io = SHAPES["autonomous field" if family.layout == "field" and "grid" not in family.kinds else family.layout]
+    model = make_model(name, io, **OPTIONS.get(name, {}))
     assert isinstance(model, AbstractModel)
     x = torch.randn(2, 9, *io.state, generator=generator)
     u = torch.randn(2, 9, *io.forcing, generator=generator)

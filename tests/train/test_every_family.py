@@ -33,8 +33,11 @@ sys.exit(main(sys.argv[1:]))
 
 
 def overrides(model: str, data) -> list[str]:
-    if model_family(model).layout == "field":  # field families learn the driven river grid, at their small sizes
+    family = model_family(model)
+    if family.layout == "field" and "grid" in family.kinds:  # they learn the driven river grid, at their small sizes
         return [*TINY_RIVER, f"model={model}", "model_size=small", f"paths.data={data}"]
+    if family.layout == "field":  # the autonomous field families (Φ-ROM): Kuramoto–Sivashinsky
+        return ["+exp=ks", f"model={model}", "debug=fast", f"paths.data={data}"]
     return ["+exp=lorenz", f"model={model}", "debug=fast", f"paths.data={data}"]
 
 

@@ -12,7 +12,7 @@ from dynlearn.cli import main
 from tests.helpers import TINY_DATA, TINY_TRAIN, popen_cli, run_cli, tree
 
 # Long enough epochs that a kill lands mid-epoch.
-RESUME = [*TINY_DATA, *TINY_TRAIN, "trainer.epochs=6", "trainer.batches_per_epoch=40",
+RESUME = [*TINY_DATA, *TINY_TRAIN, "trainer.epochs=5", "trainer.batches_per_epoch=20",
           "trainer.seq_len=40", "trainer.eval_every=2"]
 
 
@@ -66,20 +66,20 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_weights(tmp_path):
     assert last is not None, process.stderr.read()
     run_dir = last.parent.parent
     epoch_at_kill = json.loads(last.read_text())["epoch"]
-    assert epoch_at_kill < 6 and json.loads((run_dir / "status.json").read_text())["state"] == "running"
+    assert epoch_at_kill < 5 and json.loads((run_dir / "status.json").read_text())["state"] == "running"
     resumed = run_cli(["train", *RESUME, f"resume={run_dir}"], killed)
     assert resumed.returncode == 0, resumed.stderr
     fresh = run_cli(["train", *RESUME], clean)
     assert fresh.returncode == 0, fresh.stderr
     a = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     b = torch.load(_only_run(clean) / "checkpoints" / "last.pt", weights_only=True)
-    assert a["epoch"] == b["epoch"] == 6
+    assert a["epoch"] == b["epoch"] == 5
     for key in b["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
     for key in b["best_model"]:
         assert torch.equal(a["best_model"][key], b["best_model"][key]), key
     rows = (run_dir / "checkpoints" / "train_log.csv").read_text().splitlines()
-    assert [r.split(",")[0] for r in rows[1:]] == [str(e) for e in range(1, 7)]
+    assert [r.split(",")[0] for r in rows[1:]] == [str(e) for e in range(1, 6)]
 
 
 def test_divergence_stops_with_one_line_and_keeps_last_good_checkpoint(workdir, capsys):

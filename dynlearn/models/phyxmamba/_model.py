@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 from typing import final
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from dynlearn._errors import ConfigError, DataError
 from dynlearn.layers import Mamba2
-from dynlearn.models._base import AbstractModel, IOShape
+from dynlearn.models._base import AbstractModel, DataFacts, IOShape
 from dynlearn.models.phyxmamba._embedding import causal_delay_embed, choose_delays, patchify, unpatchify
 from dynlearn.models.phyxmamba._mmd import SCALES, mmd
 
@@ -229,16 +227,16 @@ class PhyxMamba(AbstractModel):
                       headdim=cfg.headdim, chunk_size=min(cfg.chunk_size, cfg.context // cfg.patch))
 
     @classmethod
-    def resolve_options(cls, options: dict, train_series: Callable[[], np.ndarray] | None) -> dict:
+    def resolve_options(cls, options: dict, data: DataFacts | None) -> dict:
         """`options` with m / tau left null chosen from one training trajectory (T, V) by
         `choose_delays`; without data (a config checked before any exists) provisional values."""
         if options.get("m", 1) is not None and options.get("tau", 1) is not None:
             return dict(options)
-        if train_series is None:
+        if data is None:
             m, tau = _CHECK_DELAYS
         else:
             try:
-                m, tau = choose_delays(train_series())
+                m, tau = choose_delays(data.series())
             except ValueError as error:
                 raise DataError(f"PhyxMamba could not choose its delays from the training data ({error}); "
                                 "give model.m and model.tau") from None
