@@ -104,7 +104,7 @@ def train(settings: Settings, *, run_evaluation: bool = True) -> Path:
     # gives the windows in the layout the family reads, with their forcing.
     train_data = WindowDataset(store, "train", trainer.seq_len + 1, dtype=settings.dtype, layout=family.layout,
                                check_values=False, normalizer=normalizer, climatology_from=trainer.forecast_context
-                               if trainer.future_forcing == "climatology" else None)
+                               if trainer.future_forcing == "climatology" else None, horizon=trainer.horizon)
     io = IOShape(train_data.item_shape, train_data.forcing_shape)
     options = timed_model_options(sized_model_options(settings.model_options, io.dim), float(ds.attrs["dt"]))
     options = family.resolve_options(options, data_facts(train_data, ds, normalizer))  # e.g. delays left null

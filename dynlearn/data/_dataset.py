@@ -53,6 +53,8 @@ class WindowDataset(Dataset):
             step of each window on, the forcing is the training split's mean per cell
             (`climatological_forcing`) instead of the observed, as a forecast made without future
             weather sees it (None: the observed forcing throughout).
+        horizon: read only the first `horizon` steps of each segment (a trajectory, or a period of
+            a store split by time); None: all of them.
 
     Items are dicts of tensors, time first, for every store kind:
     ``"x"``: the states, (window, D) in the vector layout, (window, 1, X) / (window, 1, Y, X) /
@@ -66,7 +68,7 @@ class WindowDataset(Dataset):
     def __init__(self, path: str | Path, split: str, window: int, *, layout: str | None = None,
                  normalize: bool = True, dtype: torch.dtype = torch.float32, in_memory: bool = True,
                  check_values: bool = True, climatology_from: int | None = None,
-                 normalizer: Normalizer | None = None) -> None:
+                 normalizer: Normalizer | None = None, horizon: int | None = None) -> None:
         ds = validate(path, check_values=check_values)
         self.path = Path(path)
         self.split = split
@@ -87,7 +89,8 @@ class WindowDataset(Dataset):
         self.forcing_names = forcing_variables(ds)
         self.dt = float(ds.attrs["dt"])
         self.normalizer = (normalizer or Normalizer.from_attrs(ds.attrs)) if normalize else None
-        self.segments = _segments(ds, split, self.by_trajectory)  # (traj or -1, start, stop)
+        self.segments = [(traj, start, stop if horizon is None else min(stop, start + horizon))
+                         for traj, start, stop in _segments(ds, split, self.by_trajectory)]  # (traj or -1, start, stop)
         self.trajectories = np.array([s[0] for s in self.segments]) if self.by_trajectory \
             else np.arange(len(self.segments))
         self.n_time = max((stop - start for _, start, stop in self.segments), default=0)

@@ -38,6 +38,9 @@ class TrainerConfig:
         normalization: ``channel`` (each state dimension or field channel standardized by its
             training mean and std) or ``cell`` (field and grid stores: each cell by its own, so
             small and large cells count alike in the loss, as they do in per-cell scores like NSE).
+        horizon: steps of each training trajectory (of each period, for a store split by time)
+            that windows are drawn from, counted from its start (null: all of them); forecasts
+            past it extrapolate in time (Φ-ROM's protocol: train on the first 50 frames, test on 100).
         progress: show a progress bar.
     """
 
@@ -59,6 +62,7 @@ class TrainerConfig:
     future_forcing: str = "observed"
     forecast_context: int | None = None
     normalization: str = "channel"
+    horizon: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -87,5 +91,8 @@ class TrainerConfig:
                               f"trainer.seq_len ({self.seq_len}), got {self.forecast_context}")
         if self.normalization not in ("channel", "cell"):
             raise ConfigError(f"trainer.normalization must be channel or cell, got {self.normalization!r}")
+        if self.horizon is not None and self.horizon <= self.seq_len:
+            raise ConfigError(f"trainer.horizon ({self.horizon}) must exceed trainer.seq_len ({self.seq_len}): a "
+                              "window holds seq_len + 1 steps; raise the horizon or shorten the windows")
         if self.wall_time_limit is not None and self.wall_time_limit <= 0:
             raise ConfigError("trainer.wall_time_limit must be positive (seconds) or null")

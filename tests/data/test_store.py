@@ -63,6 +63,15 @@ def test_windows_never_cross_trajectories(store):
     assert batch["index"].tolist() == [[0, 0], [1, 0], [2, 850]]
 
 
+def test_a_horizon_keeps_windows_in_the_first_steps_of_each_trajectory(store):
+    data = WindowDataset(store, "train", window=50, normalize=False, dtype=__import__("torch").float64, horizon=120)
+    assert len(data) == 3 * (120 - 50 + 1) and data.n_time == 120
+    raw = validate(store)["state"].values
+    last = data[len(data) - 1]
+    assert last["index"].tolist() == [2, 70]  # the last window ends at step 119
+    np.testing.assert_array_equal(last["x"].numpy(), raw[2, 70:120])
+
+
 def test_normalized_windows_use_train_statistics(store):
     data = WindowDataset(store, "test", window=10)
     x = data.trajectory(0)["x"].double().numpy()

@@ -11,7 +11,7 @@ import torch
 
 from dynlearn import ConfigError
 from dynlearn.models import DataFacts, IOShape, make_model
-from dynlearn.models.phirom import (PDEResidual, PeriodicINR, PhiROM, PhiROMConfig, decoder_jacobian,
+from dynlearn.models.phirom import (PDEResidual, PeriodicINR, PhiROM, PhiROMConfig, batch_jacobian, decoder_jacobian,
                                     grid_coordinates, invert_latent, project_velocity)
 from dynlearn.solvers import make_etdrk4_step, make_imex_cn_heun_step
 from dynlearn.systems import make_system
@@ -83,7 +83,8 @@ def test_inversion_recovers_a_known_latent_from_a_tenth_of_the_points(generator)
     points = coords[torch.randperm(64, generator=generator)[:7]]
     decoder = FourierDecoder(3)
     truth = torch.randn(3, 6, generator=generator, dtype=torch.float64)
-    found = invert_latent(decoder, decoder(truth, points), points, torch.zeros_like(truth))
+    found = invert_latent(lambda a: decoder(a, points).flatten(1), decoder(truth, points).flatten(1),
+                          torch.zeros_like(truth))
     torch.testing.assert_close(found, truth, rtol=0, atol=1e-4)
     # a nonlinear INR, on a 2-D grid, from a nearby start: the Levenberg–Marquardt steps converge
     inr = PeriodicINR(2, 1, 4, width=16, depth=2, harmonics=2, seed=1).double()
@@ -91,8 +92,31 @@ def test_inversion_recovers_a_known_latent_from_a_tenth_of_the_points(generator)
     sparse = grid[torch.randperm(256, generator=generator)[:26]]
     truth = torch.randn(3, 4, generator=generator, dtype=torch.float64)
     start = truth + 0.1 * torch.randn(3, 4, generator=generator, dtype=torch.float64)
-    found = invert_latent(inr, inr(truth, sparse), sparse, start, steps=30)
+    found = invert_latent(lambda a: inr(a, sparse).flatten(1), inr(truth, sparse).flatten(1), start, steps=30)
     torch.testing.assert_close(found, truth, rtol=0, atol=1e-4)
+
+
+def test_the_first_latent_is_recovered_from_points_that_differ_at_every_time(generator):
+    torch.manual_seed(0)
+    model = PhiROM(IOShape((1, 64)), PhiROMConfig(latent_dim=4, width=16, depth=2, harmonics=3, node_width=16,
+                                                  node_depth=1, dt=0.25, physics_weight=0.0, n_times=4)).double()
+    truth = torch.randn(2, 4, generator=generator, dtype=torch.float64)
+    with torch.no_grad():  # inversions start from the memory's mean latent: put it near the truth's mean
+        model.memory.copy_(truth.mean(0) + 0.05 * torch.randn(1, 4, 4, generator=generator, dtype=torch.float64))
+        path = model.integrate(truth, 4)
+    coords = grid_coordinates((64,), dtype=torch.float64)
+    observations = []
+    for t, n in ((0, 2), (2, 3), (4, 3)):  # different points at every time, too few at any one for k = 4
+        points = coords[torch.randperm(64, generator=generator)[:n]]
+        observations.append((t, model.decoder(path[t], points), points))
+    found = model.invert_observations(observations)
+    torch.testing.assert_close(found, truth, rtol=0, atol=1e-4)
+    # the batched Jacobian through the ODE solver is the finite-difference one
+    predict = lambda a: model.decoder(model.integrate(a, 2)[-1], coords[:5]).flatten(1)  # noqa: E731
+    jac = batch_jacobian(predict, truth)
+    step = torch.zeros_like(truth)
+    step[:, 1] = 1e-6
+    torch.testing.assert_close(jac[..., 1], (predict(truth + step) - predict(truth - step)) / 2e-6, rtol=1e-6, atol=1e-8)
 
 
 def test_the_decoder_is_periodic_and_reads_any_resolution(generator):

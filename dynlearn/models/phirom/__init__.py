@@ -5,9 +5,10 @@ from dynlearn.models.phirom._decoder import PeriodicINR as PeriodicINR
 from dynlearn.models.phirom._decoder import grid_coordinates as grid_coordinates
 from dynlearn.models.phirom._model import PhiROM as PhiROM
 from dynlearn.models.phirom._physics import PDEResidual as PDEResidual
+from dynlearn.models.phirom._projection import batch_jacobian as batch_jacobian
 from dynlearn.models.phirom._projection import decoder_jacobian as decoder_jacobian
 from dynlearn.models.phirom._projection import invert_latent as invert_latent
 from dynlearn.models.phirom._projection import project_velocity as project_velocity
 
-__all__ = ["PDEResidual", "PeriodicINR", "PhiROM", "PhiROMConfig", "decoder_jacobian", "grid_coordinates",
+__all__ = ["PDEResidual", "PeriodicINR", "PhiROM", "PhiROMConfig", "batch_jacobian", "decoder_jacobian", "grid_coordinates",
            "invert_latent", "project_velocity"]

@@ -130,9 +130,29 @@ class PhiROM(AbstractModel):
     def invert(self, values: Tensor, coords: Tensor) -> Tensor:
         """Latents (B, k) whose decoding fits `values` (B, P, C) observed at `coords` (P, d) in [0, 1)^d:
         any points, e.g. a random 10 % of the grid (`invert_latent`, from the memory's mean latent)."""
-        start = self.memory.detach().reshape(-1, self.config.latent_dim).mean(0).to(values.dtype)
-        return invert_latent(self.decoder, values, coords, start.expand(len(values), -1),
-                             steps=self.config.inversion_steps)
+        return invert_latent(lambda a: self.decoder(a, coords).flatten(1), values.flatten(1),
+                             self._mean_latent(values), steps=self.config.inversion_steps)
+
+    def invert_observations(self, observations: list[tuple[int, Tensor, Tensor]]) -> Tensor:
+        """The latent at step 0 (B, k) that fits observations at several steps, each at its own points:
+        ``(step, values (B, P_t, C), coords (P_t, d))``. Started from the inversion of the first
+        observation alone (a latent at its step: a start near enough when it is step 0 or close),
+        refined through the latent ODE against all of them."""
+        _, values, coords = min(observations, key=lambda o: o[0])
+        start = self.invert(values, coords)
+        last = max(t for t, _, _ in observations)
+
+        def predict(alpha: Tensor) -> Tensor:
+            path = self.integrate(alpha, last)
+            return torch.cat([self.decoder(path[t], coords).flatten(1) for t, _, coords in observations], dim=1)
+
+        observed = torch.cat([values.flatten(1) for _, values, _ in observations], dim=1)
+        return invert_latent(predict, observed, start, steps=self.config.inversion_steps)
+
+    def _mean_latent(self, like: Tensor) -> Tensor:
+        """The memory's mean latent, one row per sample of `like` (where inversions start)."""
+        mean = self.memory.detach().reshape(-1, self.config.latent_dim).mean(0)
+        return mean.to(like.dtype).expand(len(like), -1)
 
     def step(self, state: Tensor, u: Tensor | None = None) -> Tensor:
         """The latent one dt later, (B, k) -> (B, k)."""

@@ -1,4 +1,4 @@
-"""The decoder's Jacobian, the physics projected into latent space by least squares, latent inversion.
+"""Jacobians, the physics projected into latent space by least squares, latent inversion.
 
 Φ-ROM's dynamics target (reference/models.md §6.2): with û = D(α, c_S) at a subset S of points and
 F = du/dt there from the PDE, the latent velocity that best explains F is α̇* = argmin ‖J α̇ − F‖,
@@ -36,18 +36,31 @@ def project_velocity(jacobian: Tensor, du_dt: Tensor) -> Tensor:
     return torch.linalg.solve_triangular(r, rhs, upper=True)[..., 0]
 
 
-def invert_latent(decode: Callable[[Tensor, Tensor], Tensor], values: Tensor, coords: Tensor, start: Tensor, *,
+def batch_jacobian(predict: Callable[[Tensor], Tensor], alpha: Tensor) -> Tensor:
+    """J[b] = ∂ predict(α)_b / ∂α_b for a map whose samples do not interact, (B, k) -> (B, m, k):
+    k forward-mode products, each pushing the same unit tangent through every sample (works through
+    torchdiffeq's solvers, which `vmap` cannot trace)."""
+    columns = []
+    for i in range(alpha.shape[1]):
+        tangent = torch.zeros_like(alpha)
+        tangent[:, i] = 1
+        columns.append(torch.func.jvp(predict, (alpha,), (tangent,))[1])
+    return torch.stack(columns, dim=-1)
+
+
+def invert_latent(predict: Callable[[Tensor], Tensor], observed: Tensor, start: Tensor, *,
                   steps: int = 20, damping: float = 1e-3) -> Tensor:
-    """The latents whose decoding fits observed values best: argmin_α ‖D(α, c) − u‖², per sample.
+    """The latents whose predicted observations fit the observed best: argmin_α ‖predict(α) − y‖², per sample.
 
     Levenberg–Marquardt from `start`: each iteration solves the damped Gauss–Newton step
-    (JᵀJ + μI) δ = Jᵀ r as the least-squares problem [J; √μ I] δ ≈ [r; 0] (by QR), keeps it where it lowers the misfit (μ / 3) and
-    raises μ ×10 where it does not. A linear decoder is fitted in one step up to μ's bias, which
-    the next steps remove. The points may be any subset of the domain (sparse, irregular).
+    (JᵀJ + μI) δ = Jᵀ r as the least-squares problem [J; √μ I] δ ≈ [r; 0] (by QR), keeps it
+    where it lowers the misfit (μ / 3) and raises μ ×10 where it does not. A linear map is fitted
+    in one step up to μ's bias, which the next steps remove. `predict` may decode at any points
+    (sparse, irregular), or integrate the latent ODE first and decode at several times.
 
     Args:
-        decode: D(α (B, k), c (P, d)) -> (B, P, C).
-        values: observations u (B, P, C) at `coords` (P, d).
+        predict: α (B, k) -> predicted observations (B, m); samples must not interact.
+        observed: y (B, m).
         start: initial latents (B, k).
         steps: iterations.
         damping: initial μ.
@@ -59,16 +72,16 @@ def invert_latent(decode: Callable[[Tensor, Tensor], Tensor], values: Tensor, co
         alpha = start.clone()
         k = alpha.shape[1]
         mu = torch.full((alpha.shape[0],), damping, dtype=alpha.dtype, device=alpha.device)
-        misfit = (decode(alpha, coords) - values).flatten(1)
+        misfit = predict(alpha) - observed
         cost = misfit.pow(2).sum(1)
         eye = torch.eye(k, dtype=alpha.dtype, device=alpha.device)
         for _ in range(steps):
-            jac = decoder_jacobian(decode, alpha, coords)  # (B, m, k)
+            jac = batch_jacobian(predict, alpha)  # (B, m, k)
             augmented = torch.cat([jac, mu.sqrt()[:, None, None] * eye], dim=1)
             target = torch.cat([-misfit, misfit.new_zeros(len(alpha), k)], dim=1)
             delta = project_velocity(augmented, target)  # QR: repeatable bit for bit (LAPACK's gelsy is not)
             trial = alpha + delta
-            trial_misfit = (decode(trial, coords) - values).flatten(1)
+            trial_misfit = predict(trial) - observed
             trial_cost = trial_misfit.pow(2).sum(1)
             better = trial_cost < cost
             alpha = torch.where(better[:, None], trial, alpha)
