@@ -162,7 +162,7 @@ def _evaluate_attractor(run: Run, spec: EvalSpec, out_dir: Path, *, plots: bool)
         metrics["short_forecast"] = short_forecast_metrics(
             run.model, run.normalizer, ds, context=spec.short_context, horizon=spec.short_horizon,
             n_cases=spec.short_cases, smape_threshold=spec.smape_threshold, nrmse_threshold=spec.vpt_threshold,
-            lyapunov_time=lyap_time, seed=judge.seed)
+            lyapunov_time=spec.short_lyapunov_time or lyap_time, seed=judge.seed)
     if plots and test.truths.ndim == 3:
         out_dir.mkdir(parents=True, exist_ok=True)
         from ._plots import plot_attractors, plot_space_time, plot_spectra

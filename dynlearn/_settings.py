@@ -47,6 +47,9 @@ class EvalSpec:
             steps read before each forecast (None: the protocol is off).
         short_horizon, short_cases: its forecast length in steps and number of test cases.
         smape_threshold: its cumulative-sMAPE threshold (0-200 scale) of ``vpt_smape``.
+        short_lyapunov_time: the Lyapunov time (time units) its VPTs are counted in; None: the
+            truth's 1/λ1, as protocol v2's. A paper's own unit, to compare with its table (PhyxMamba's
+            Rössler unit is dysts's 1/0.1506 = 6.64, not 1/λ1 = 13.6: bench/RESULTS.md).
     """
 
     n_steps: int = 10_000
@@ -64,6 +67,7 @@ class EvalSpec:
     short_horizon: int = 300
     short_cases: int = 100
     smape_threshold: float = 30.0
+    short_lyapunov_time: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("n_steps", "n_ics", "context", "lyap_steps", "lead_steps", "short_horizon", "short_cases"):
@@ -71,6 +75,8 @@ class EvalSpec:
                 raise ConfigError(f"eval.{name} must be >= 1, got {getattr(self, name)}")
         if self.short_context is not None and self.short_context < 1:
             raise ConfigError(f"eval.short_context must be >= 1 or null (off), got {self.short_context}")
+        if self.short_lyapunov_time is not None and not self.short_lyapunov_time > 0:
+            raise ConfigError(f"eval.short_lyapunov_time must be positive (time units) or null, got {self.short_lyapunov_time}")
         if self.transient < 0 or self.lyap_transient < 0:
             raise ConfigError("eval.transient and eval.lyap_transient must be >= 0")
         if self.future_forcing not in ("climatology", "observed"):

@@ -2,6 +2,7 @@
 against its recurrence, MMD, multi-token targets, rollout == repeated step, the training stages,
 and debug=fast through train -> evaluate -> rollout with the short-forecast protocol."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -177,6 +178,12 @@ def test_debug_fast_trains_evaluates_and_rolls_out_with_its_own_protocol(tmp_pat
     assert short["context"] == 30 and short["horizon"] == 300 and short["n_cases"] == 6
     assert short["points_per_lyapunov_time"] == pytest.approx(30, rel=1e-6)
     assert 0 <= short["vpt_smape"] <= 10 and 0 <= short["vpt_nrmse"] <= 10
+    # Counted in another Lyapunov time (a paper's unit), the same forecasts cross at the same steps.
+    spec = dataclasses.replace(settings.eval, short_cases=6, short_lyapunov_time=2.0)
+    again = json.loads((dynlearn.evaluate_run(run_dir, spec) / "metrics.json").read_text())["short_forecast"]
+    scale = metrics["lyapunov_time"] / 2.0
+    assert again["points_per_lyapunov_time"] == pytest.approx(2.0 / metrics["dt"])
+    np.testing.assert_allclose(again["per_case_vpt_smape"], np.array(short["per_case_vpt_smape"]) * scale)
     assert metrics["lyap_max_available"] is False
     log = (run_dir / "checkpoints" / "train_log.csv").read_text().splitlines()
     assert log[0].startswith("epoch,loss,next_patch,mtp,rollout,mmd_u,mmd_c")
