@@ -12,7 +12,7 @@ import torch
 from dynlearn import ConfigError
 from dynlearn.models import DataFacts, IOShape, make_model
 from dynlearn.models.phirom import (PDEResidual, PeriodicINR, PhiROM, PhiROMConfig, batch_jacobian, decoder_jacobian,
-                                    grid_coordinates, invert_latent, project_velocity)
+                                    grid_coordinates, invert_latent, least_squares)
 from dynlearn.solvers import make_etdrk4_step, make_imex_cn_heun_step
 from dynlearn.systems import make_system
 
@@ -56,7 +56,7 @@ def test_an_in_span_velocity_is_projected_exactly_from_any_few_points(generator)
     jac = decoder_jacobian(decoder, alpha, coords[points])
     torch.testing.assert_close(jac, decoder.basis(coords[points]).expand(4, -1, -1), rtol=0, atol=1e-14)
     du_dt = velocity @ decoder.basis(coords[points]).T  # F = J v: a velocity the decoder represents
-    torch.testing.assert_close(project_velocity(jac, du_dt), velocity, rtol=0, atol=1e-12)
+    torch.testing.assert_close(least_squares(jac, du_dt), velocity, rtol=0, atol=1e-12)
 
 
 def test_the_full_grid_projection_of_the_ks_right_hand_side_is_its_fourier_coefficients(generator):
@@ -66,7 +66,7 @@ def test_the_full_grid_projection_of_the_ks_right_hand_side_is_its_fourier_coeff
     alpha = torch.randn(2, 6, generator=generator, dtype=torch.float64)
     u = decoder(alpha, coords)[..., 0]  # (B, 64)
     du_dt = residual(u[:, None])[:, 0]  # the nonlinear term leaves the span: modes up to 6
-    projected = project_velocity(decoder_jacobian(decoder, alpha, coords), du_dt)
+    projected = least_squares(decoder_jacobian(decoder, alpha, coords), du_dt)
     coefficients = torch.fft.rfft(du_dt)[:, 1:4] * 2 / 64  # orthogonal projection onto modes 1..3
     expected = torch.stack([coefficients.real, -coefficients.imag], dim=-1).reshape(2, 6)
     torch.testing.assert_close(projected, expected, rtol=0, atol=1e-12)
@@ -74,7 +74,7 @@ def test_the_full_grid_projection_of_the_ks_right_hand_side_is_its_fourier_coeff
     single = torch.zeros(1, 6, dtype=torch.float64)
     single[0, 2] = 1e-4  # a_2 small: the quadratic term is 1e-8 of it
     k = 2 * math.pi * 2 / 22.0
-    one = project_velocity(decoder_jacobian(decoder, single, coords), residual(decoder(single, coords)[..., 0][:, None])[:, 0])
+    one = least_squares(decoder_jacobian(decoder, single, coords), residual(decoder(single, coords)[..., 0][:, None])[:, 0])
     assert one[0, 2].item() == pytest.approx((k**2 - k**4) * 1e-4, rel=1e-3)
 
 

@@ -8,7 +8,7 @@ from dynlearn.models.phirom._physics import PDEResidual as PDEResidual
 from dynlearn.models.phirom._projection import batch_jacobian as batch_jacobian
 from dynlearn.models.phirom._projection import decoder_jacobian as decoder_jacobian
 from dynlearn.models.phirom._projection import invert_latent as invert_latent
-from dynlearn.models.phirom._projection import project_velocity as project_velocity
+from dynlearn.models.phirom._projection import least_squares as least_squares
 
 __all__ = ["PDEResidual", "PeriodicINR", "PhiROM", "PhiROMConfig", "batch_jacobian", "decoder_jacobian", "grid_coordinates",
-           "invert_latent", "project_velocity"]
+           "invert_latent", "least_squares"]

@@ -10,7 +10,7 @@ memory trained with the model; a conditional INR decodes a latent at any coordin
 
 L_rec = ‖D(α) − u‖ / ‖u‖ per field; L_phys = ‖Ψ(α) − α̇*‖ / ‖α̇*‖ with α̇* the PDE's du/dt at the
 decoded field projected into latent space through the decoder's Jacobian at a random γ share of
-the points (`project_velocity`), gradients flowing through the solver; L_labels = the latent ODE
+the points (`least_squares`), gradients flowing through the solver; L_labels = the latent ODE
 integrated over the window against the stored latents (DINo; w = 0 is the DINo-style variant).
 A new field's latent is found by inverting the decoder (`invert_latent`), from any points.
 """
@@ -30,7 +30,7 @@ from dynlearn.models._base import AbstractModel, DataFacts, IOShape
 from dynlearn.models.phirom._config import PhiROMConfig
 from dynlearn.models.phirom._decoder import PeriodicINR, grid_coordinates
 from dynlearn.models.phirom._physics import PDEResidual
-from dynlearn.models.phirom._projection import decoder_jacobian, invert_latent, project_velocity
+from dynlearn.models.phirom._projection import decoder_jacobian, invert_latent, least_squares
 
 
 def _relative(error: Tensor, reference: Tensor) -> Tensor:
@@ -209,7 +209,7 @@ class PhiROM(AbstractModel):
             alpha, fields = alpha.detach(), fields.detach()
         du_dt = self.residual(fields).reshape(len(alpha), self.channels, -1)[..., points]  # (B, C, m)
         jac = decoder_jacobian(self.decoder, alpha, self.coords[points])  # (B, m·C, k), point-major
-        target = project_velocity(jac, du_dt.transpose(1, 2).reshape(len(alpha), -1))
+        target = least_squares(jac, du_dt.transpose(1, 2).reshape(len(alpha), -1))
         if not self._dynamics_teaches_all:
             target = target.detach()
         return _relative(self.field(alpha) - target, target.detach())

@@ -27,13 +27,14 @@ def decoder_jacobian(decode: Callable[[Tensor, Tensor], Tensor], alpha: Tensor, 
     return torch.func.vmap(torch.func.jacfwd(one))(alpha)
 
 
-def project_velocity(jacobian: Tensor, du_dt: Tensor) -> Tensor:
-    """α̇* = argmin ‖J α̇ − F‖ per sample through J = QR: R α̇ = Qᵀ F, (B, m, k), (B, m) -> (B, k).
+def least_squares(a: Tensor, b: Tensor) -> Tensor:
+    """x = argmin ‖A x − b‖ per sample through A = QR: R x = Qᵀ b, (B, m, k), (B, m) -> (B, k); with
+    A = J and b = F, Φ-ROM's projected velocity α̇*. Repeatable bit for bit (LAPACK's gelsy, behind
+    `torch.linalg.lstsq`, is not).
 
-    Needs m >= k and J of full column rank (a decoder that maps distinct latents to distinct fields)."""
-    q, r = torch.linalg.qr(jacobian)  # reduced: Q (B, m, k), R (B, k, k)
-    rhs = (q.transpose(1, 2) @ du_dt[..., None])
-    return torch.linalg.solve_triangular(r, rhs, upper=True)[..., 0]
+    Needs m >= k and A of full column rank (a decoder that maps distinct latents to distinct fields)."""
+    q, r = torch.linalg.qr(a)  # reduced: Q (B, m, k), R (B, k, k)
+    return torch.linalg.solve_triangular(r, q.transpose(1, 2) @ b[..., None], upper=True)[..., 0]
 
 
 def batch_jacobian(predict: Callable[[Tensor], Tensor], alpha: Tensor) -> Tensor:
@@ -79,7 +80,7 @@ def invert_latent(predict: Callable[[Tensor], Tensor], observed: Tensor, start: 
             jac = batch_jacobian(predict, alpha)  # (B, m, k)
             augmented = torch.cat([jac, mu.sqrt()[:, None, None] * eye], dim=1)
             target = torch.cat([-misfit, misfit.new_zeros(len(alpha), k)], dim=1)
-            delta = project_velocity(augmented, target)  # QR: repeatable bit for bit (LAPACK's gelsy is not)
+            delta = least_squares(augmented, target)
             trial = alpha + delta
             trial_misfit = predict(trial) - observed
             trial_cost = trial_misfit.pow(2).sum(1)
