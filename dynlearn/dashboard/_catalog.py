@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -100,9 +100,8 @@ def read_run(run_dir: str | Path) -> RunEntry:
     except (OSError, json.JSONDecodeError, csv.Error, ValueError) as error:
         return _broken(entry, f"unreadable metrics or training log ({type(error).__name__}: {str(error)[:120]})")
     headline = headline_of(metrics) if metrics else None
-    return RunEntry(**{**entry.__dict__, "epochs_done": epochs,
-                       "protocol": metrics_protocol(metrics) if metrics else None,
-                       "figures": headline.figures(metrics) if headline else {}})
+    return replace(entry, epochs_done=epochs, protocol=metrics_protocol(metrics) if metrics else None,
+                   figures=headline.figures(metrics) if headline else {})
 
 
 def discover_runs(root: str | Path) -> list[RunEntry]:
@@ -157,7 +156,7 @@ def leaderboard(entries: list[RunEntry]) -> list[dict]:
 
 
 def _broken(entry: RunEntry, problem: str) -> RunEntry:
-    return RunEntry(**{**entry.__dict__, "state": BROKEN, "problem": problem})
+    return replace(entry, state=BROKEN, problem=problem)
 
 
 def _run_dirs(root: Path) -> list[Path]:
