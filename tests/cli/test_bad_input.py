@@ -23,6 +23,9 @@ CASES = {
     "grid model on ODE data": (["model=arx"], "model 'arx' learns river grids only: choose model="),
     "unknown model size": (["model_size=huge"], "unknown model_size 'huge'"),
     "family without gpu sizes": (["model_size=gpu"], "model 'alrnn' has no gpu sizes"),
+    "non-positive Lyapunov unit": (["eval.short_lyapunov_time=0"], "eval.short_lyapunov_time must be positive"),
+    "horizon inside a window": (["trainer.horizon=10", "trainer.seq_len=20"], "trainer.horizon (10) must exceed"),
+    "Φ-ROM on an ODE": (["model=phirom"], "model 'phirom' learns"),
 }
 if not torch.cuda.is_available():  # the paper-sized configurations are refused on a machine without CUDA
     CASES["gpu sizes without CUDA"] = (["model=neural_ode", "model_size=gpu"],
