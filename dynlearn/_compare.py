@@ -75,7 +75,7 @@ def compare_runs(paths: list[str | Path]) -> list[dict]:
         figures = headline.figures(metrics)
         rows.append({"run": str(run), "evaluation": str(source.parent.relative_to(run)),
                      "model": (config.get("model") or {}).get("name"), "seed": config.get("seed"),
-                     "model_options": _options_key(config.get("model") or {}), "protocol": headline.protocol,
+                     "model_options": options_key(config.get("model") or {}), "protocol": headline.protocol,
                      **{key: figures[key] for key in headline.columns},
                      "train_seconds": read_status(run).get("train_seconds")})
     return rows
@@ -207,7 +207,7 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _options_key(model_config: dict) -> str:
+def options_key(model_config: dict) -> str:
     """A short hash of a run's model options (seeds excluded: they vary within a family's row)."""
     options = {k: v for k, v in model_config.items() if k != "seed"}
     return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:6]

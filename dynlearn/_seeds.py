@@ -132,7 +132,7 @@ def summarize_seeds(run_dirs: list[Path]) -> list[dict]:
         protocol v2, ``metric`` for the others) and names the figure.
     """
     headline, values = _seed_figures(run_dirs)
-    return _statistics(headline, [v for v in values if v is not None])
+    return summary_statistics(headline, [v for v in values if v is not None])
 
 
 def _seed_figures(run_dirs: list[Path | None]) -> tuple[Headline, list[dict | None]]:
@@ -144,7 +144,9 @@ def _seed_figures(run_dirs: list[Path | None]) -> tuple[Headline, list[dict | No
     return headline, [headline.figures(m) if m is not None and headline_of(m) is headline else None for m in found]
 
 
-def _statistics(headline: Headline, values: list[dict]) -> list[dict]:
+def summary_statistics(headline: Headline, values: list[dict]) -> list[dict]:
+    """Per figure of `headline.summary`, over the figures dicts `values` (one per seed; None
+    entries left out): ``<noun>, median, mad, min, max, n`` (None where n is 0)."""
     rows = []
     for key in headline.summary:
         xs = [v[key] for v in values if v[key] is not None]
@@ -163,7 +165,7 @@ def write_seed_summary(runs: list[SeedRun], out_dir: Path, *, title: str) -> str
     """
     headline, found = _seed_figures([run.run_dir for run in runs])
     values = {run.seed: v for run, v in zip(runs, found)}
-    stats = _statistics(headline, [v for v in found if v is not None])
+    stats = summary_statistics(headline, [v for v in found if v is not None])
     noun, figures = headline.noun, headline.summary
     out_dir.mkdir(parents=True, exist_ok=True)
     per_seed = []

@@ -16,19 +16,17 @@ evaluated runs by system, model and options (seeds differ within a group) and gi
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import math
-import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
-from .._compare import latest_metrics
+from .._compare import latest_metrics, options_key
 from .._errors import ConfigError
 from .._headlines import HEADLINES, headline_of, metrics_protocol
 from .._run import STATUS
+from .._seeds import summary_statistics
 
 CONFIG = "config.yaml"
 METRICS = "metrics.json"
@@ -68,13 +66,6 @@ class RunEntry:
     epochs_planned: int | None = None
     problem: str | None = None
 
-    def row(self) -> dict:
-        """A flat dict for tables: the fields above (figures spread out), the path as text."""
-        base = {"run": self.path.name, "path": str(self.path), "system": self.system, "model": self.model,
-                "seed": self.seed, "created": self.created, "state": self.state, "protocol": self.protocol,
-                "epochs_done": self.epochs_done, "epochs_planned": self.epochs_planned, "problem": self.problem}
-        return {**base, **self.figures}
-
 
 def read_run(run_dir: str | Path) -> RunEntry:
     """The `RunEntry` of one run directory; a run that cannot be read comes back ``broken``."""
@@ -88,10 +79,9 @@ def read_run(run_dir: str | Path) -> RunEntry:
         return _broken(fallback, f"{Path(error.filename).name} is missing")
     except (yaml.YAMLError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
         return _broken(fallback, f"unreadable run files ({type(error).__name__}: {str(error).splitlines()[0][:120]})")
-    options = {k: v for k, v in config["model"].items() if k != "seed"}
     entry = RunEntry(
         path=run_dir, system=str(config.get("name", run_dir.parent.name)), model=model, seed=config.get("seed"),
-        options=hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:6],
+        options=options_key(config["model"]),
         created=run_dir.name, state=str(status.get("state", "running")),
         epochs_planned=(config.get("trainer") or {}).get("epochs"))
     try:
@@ -105,8 +95,8 @@ def read_run(run_dir: str | Path) -> RunEntry:
 
 
 def discover_runs(root: str | Path) -> list[RunEntry]:
-    """Every run directory under `root` (a directory holding ``status.json`` or ``config.yaml``
-    beside ``checkpoints/`` or ``provenance.json``), newest first; [] when `root` does not exist."""
+    """Every run directory at `root` or one or two levels below it (a directory holding
+    ``status.json`` or ``config.yaml``), newest first; [] when `root` does not exist."""
     return sorted((read_run(path) for path in _run_dirs(Path(root))), key=lambda e: e.created, reverse=True)
 
 
@@ -141,11 +131,9 @@ def leaderboard(entries: list[RunEntry]) -> list[dict]:
     rows = []
     for (system, model, options, protocol), members in groups.items():
         row = {"system": system, "model": model, "options": options, "protocol": protocol, "seeds": len(members)}
-        for name in HEADLINES[protocol].summary:
-            values = [float(m.figures[name]) for m in members if _finite(m.figures.get(name))]
-            median = statistics.median(values) if values else None
-            row[name] = median
-            row[f"{name}_mad"] = statistics.median([abs(v - median) for v in values]) if values else None
+        headline = HEADLINES[protocol]
+        for stats in summary_statistics(headline, [m.figures for m in members]):
+            row[stats[headline.noun]], row[f"{stats[headline.noun]}_mad"] = stats["median"], stats["mad"]
         rows.append(row)
 
     def rank(row: dict) -> tuple:
@@ -196,7 +184,3 @@ def _stat(path: Path):
         return path.stat()
     except OSError:
         return None
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -243,7 +243,9 @@ class NavierStokes2D(SpectralPDE):
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
     ) -> Tensor:
-        # Drawn on the CPU so one generator gives the same states on every device.
+        # Drawn on the CPU so one generator gives the same states on every device. Drawn for every
+        # law, the filtered-velocity one included (which discards it): the ns_decaying stores and
+        # figures in bench/RESULTS.md were generated in this order.
         white = torch.randn(n, self.n, self.n, generator=generator, dtype=torch.float64)
         ky, kx = self.wavenumbers
         k2 = ky**2 + kx**2

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from dynlearn._errors import ConfigError
+from dynlearn.systems import SpectralPDE, make_system
 
 
 def pde_from_description(system: dict):
@@ -14,8 +15,6 @@ def pde_from_description(system: dict):
     Raises:
         ConfigError: the system is not a spectral PDE (Φ-ROM needs its right-hand side).
     """
-    from dynlearn.systems import SpectralPDE, make_system
-
     extra = {"forcing": system["forcing"]} if "forcing" in system else {}
     if isinstance(system.get("dealias"), bool):  # KS's flag (NS's entry only describes its fixed 2/3 rule)
         extra["dealias"] = system["dealias"]
